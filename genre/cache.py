@@ -1,0 +1,188 @@
+"""Decode-once cache: every clip of a manifest decoded a single time into one memory-mapped float16
+array, with the kept clips and the rejected files written beside it.
+
+Layout of a cache folder ``<cache_dir>/clips-<fingerprint>/``::
+
+    audio.f16      float16 [n_clips, clip_samples], row i is clips.csv row i
+    clips.csv      the manifest rows that decoded, plus ``row``, ``seconds``, ``padded``
+    rejected.csv   path, reason (from the adapter and from decoding)
+    meta.json      fingerprint, sample_rate, clip_samples, counts, format version
+
+The folder is built under a temporary name and renamed when complete, so a killed build never
+leaves a cache that looks whole; the next run simply builds again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from genre.audio import DecodeError, fix_length, read_mono
+from genre.sources import CLIP_COLUMNS, Manifest
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    sample_rate: int
+    clip_seconds: float
+    min_seconds: float
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+
+@dataclass
+class Cache:
+    path: Path
+    clips: pd.DataFrame
+    rejected: pd.DataFrame
+    meta: dict
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["fingerprint"]
+
+    @cached_property
+    def audio(self) -> np.memmap:
+        return open_audio(self.path, len(self.clips), self.meta["clip_samples"])
+
+
+def open_audio(path: Path, n_clips: int, clip_samples: int, mode: str = "r") -> np.memmap:
+    return np.memmap(path / "audio.f16", dtype=np.float16, mode=mode, shape=(n_clips, clip_samples))
+
+
+def fingerprint(manifest: Manifest, spec: AudioSpec) -> str:
+    """Hash of everything that decides the cache's content: each file's identity (path, size,
+    mtime), its labels, the adapter's rejections, the audio settings and the format version."""
+    digest = hashlib.sha256(json.dumps([FORMAT_VERSION, spec.__dict__]).encode())
+    for row in manifest.clips.itertuples(index=False):
+        try:
+            stat = os.stat(row.path)
+            identity = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            identity = None
+        digest.update(repr((tuple(row), identity)).encode())
+    digest.update(manifest.rejected.to_csv(index=False).encode())
+    return digest.hexdigest()[:20]
+
+
+def load_or_build(
+    manifest: Manifest, spec: AudioSpec, cache_dir: str | Path, workers: int | None = None
+) -> Cache:
+    """The cache for this manifest and audio spec: found by fingerprint, or built."""
+    key = fingerprint(manifest, spec)
+    path = Path(cache_dir).expanduser() / f"clips-{key}"
+    if not (path / "meta.json").exists():
+        build(manifest, spec, path, key, workers)
+    return read(path)
+
+
+def read(path: Path) -> Cache:
+    meta = json.loads((path / "meta.json").read_text())
+    clips = pd.read_csv(path / "clips.csv", dtype={c: "string" for c in CLIP_COLUMNS})
+    rejected = pd.read_csv(path / "rejected.csv", dtype="string")
+    return Cache(path, clips, rejected, meta)
+
+
+def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: int | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(path)
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)  # an earlier failed build in this process
+    partial.mkdir()
+    clips = manifest.clips
+    open_audio(partial, len(clips), spec.clip_samples, mode="w+").flush()
+
+    outcomes = _decode_all(list(clips["path"]), partial, len(clips), spec, workers)
+    seconds = np.array([o[0] for o in outcomes])
+    reasons = [o[1] for o in outcomes]
+    ok = np.array([r is None for r in reasons], dtype=bool)
+
+    audio = open_audio(partial, len(clips), spec.clip_samples, mode="r+")
+    kept_rows = np.flatnonzero(ok)
+    # Compact the kept rows to the front (in order, so a row never overwrites one not yet moved).
+    for new, old in enumerate(kept_rows):
+        if new != old:
+            audio[new] = audio[old]
+    audio.flush()
+    del audio
+    os.truncate(partial / "audio.f16", len(kept_rows) * spec.clip_samples * 2)
+
+    kept = clips.iloc[kept_rows].reset_index(drop=True)
+    kept["seconds"] = seconds[kept_rows].round(3)
+    kept["padded"] = kept["seconds"] < spec.clip_seconds
+    kept.to_csv(partial / "clips.csv", index=False)
+    decode_rejected = pd.DataFrame(
+        {"path": clips["path"][~ok], "reason": [r for r in reasons if r is not None]}
+    )
+    rejected = pd.concat([manifest.rejected, decode_rejected], ignore_index=True)
+    rejected.to_csv(partial / "rejected.csv", index=False)
+    meta = {
+        "fingerprint": key,
+        "format_version": FORMAT_VERSION,
+        "sample_rate": spec.sample_rate,
+        "clip_seconds": spec.clip_seconds,
+        "clip_samples": spec.clip_samples,
+        "min_seconds": spec.min_seconds,
+        "n_clips": len(kept),
+        "n_rejected": len(rejected),
+    }
+    (partial / "meta.json").write_text(json.dumps(meta, indent=2))
+    if path.exists():  # another process finished the same cache first: theirs is as good
+        shutil.rmtree(partial)
+    else:
+        partial.rename(path)
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Delete the half-built folders of this cache whose builder process is gone."""
+    for partial in path.parent.glob(f"{path.name}.partial-*"):
+        pid = int(partial.name.rsplit("-", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(partial, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            continue
+
+
+def _decode_all(
+    paths: list[str], folder: Path, n_clips: int, spec: AudioSpec, workers: int | None
+) -> list[tuple[float, str | None]]:
+    workers = workers or os.cpu_count() or 1
+    jobs = [(i, p, str(folder), n_clips, spec) for i, p in enumerate(paths)]
+    bar = dict(total=len(jobs), desc="decode", unit="clip", mininterval=0.5)
+    if workers == 1 or len(jobs) < 8:
+        return [_decode_into(job) for job in tqdm(jobs, **bar)]
+    chunksize = max(1, min(32, len(jobs) // (workers * 8)))
+    with ProcessPoolExecutor(workers) as pool:
+        return list(tqdm(pool.map(_decode_into, jobs, chunksize=chunksize), **bar))
+
+
+def _decode_into(job: tuple[int, str, str, int, AudioSpec]) -> tuple[float, str | None]:
+    """Decode one clip straight into its row of the memmap, so audio never crosses processes and
+    memory stays flat however large the dataset."""
+    row, path, folder, n_clips, spec = job
+    try:
+        decoded = read_mono(path, spec.sample_rate, max_seconds=spec.clip_seconds)
+    except DecodeError as exc:
+        return 0.0, str(exc)
+    if decoded.seconds < spec.min_seconds:
+        return decoded.seconds, f"too short ({decoded.seconds:.2f} s < {spec.min_seconds} s)"
+    audio = open_audio(Path(folder), n_clips, spec.clip_samples, mode="r+")
+    audio[row] = fix_length(decoded.samples, spec.clip_samples)
+    audio.flush()
+    return min(decoded.seconds, spec.clip_seconds), None

@@ -1,0 +1,145 @@
+"""Crops straight from the decode-once memmap: a random ``chunk_seconds`` crop per training
+example, evenly spaced crops per clip for validation and test (averaged later into one
+clip-level prediction)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from genre.cache import AudioSpec, Cache, load_or_build, open_audio
+from genre.errors import GenreError, check_choice
+from genre.sources import read_manifest
+from genre.splits import assign_splits
+
+BALANCE_OPTIONS = ("none", "weights", "sampler")
+
+
+class ClipCrops(Dataset):
+    """Crops of the clips in ``rows`` of a cache. ``crops=None`` draws one random crop per item
+    (training); an integer gives that many evenly spaced crops, stacked (evaluation)."""
+
+    def __init__(
+        self, cache: Cache, rows: np.ndarray, labels: np.ndarray, chunk: int, crops: int | None
+    ):
+        self.folder, self.n_clips = cache.path, len(cache.clips)
+        self.clip_samples = cache.meta["clip_samples"]
+        self.rows, self.labels, self.chunk, self.crops = rows, labels, chunk, crops
+        # Crops stay inside the decoded audio of a padded clip, unless it is shorter than a chunk.
+        valid = (cache.clips["seconds"].to_numpy()[rows] * cache.meta["sample_rate"]).astype(int)
+        self.last_start = np.clip(valid - chunk, 0, self.clip_samples - chunk)
+        self._audio: np.memmap | None = None  # opened lazily, once per DataLoader worker
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if self._audio is None:
+            self._audio = open_audio(self.folder, self.n_clips, self.clip_samples)
+        row, last = self.rows[i], int(self.last_start[i])
+        if self.crops is None:
+            start = int(torch.randint(0, last + 1, ()))
+            wave = self._audio[row, start : start + self.chunk]
+        else:
+            starts = np.linspace(0, last, self.crops).astype(int)
+            wave = np.stack([self._audio[row, s : s + self.chunk] for s in starts])
+        return torch.from_numpy(wave.astype(np.float32)), int(self.labels[i])
+
+
+class GenreDataModule(pl.LightningDataModule):
+    def __init__(self, data: DictConfig):
+        super().__init__()
+        check_choice("data.balance", data.balance, BALANCE_OPTIONS)
+        if data.chunk_seconds > data.clip_seconds:
+            raise GenreError(
+                f"data.chunk_seconds ({data.chunk_seconds}) exceeds data.clip_seconds "
+                f"({data.clip_seconds}): lower the chunk or raise the clip length."
+            )
+        self.data = data
+        self.cache: Cache | None = None
+        self.clips: pd.DataFrame | None = None
+
+    @property
+    def spec(self) -> AudioSpec:
+        d = self.data
+        return AudioSpec(int(d.sample_rate), float(d.clip_seconds), float(d.min_seconds))
+
+    @property
+    def chunk_samples(self) -> int:
+        return int(round(self.data.chunk_seconds * self.data.sample_rate))
+
+    def prepare_data(self) -> None:
+        self.load()
+
+    def load(self) -> Cache:
+        """Build or find the cache and fix the splits; cheap after the first call."""
+        if self.cache is None:
+            d = self.data
+            cache = load_or_build(read_manifest(d), self.spec, d.cache_dir, d.decode_workers)
+            if cache.clips.empty:
+                raise GenreError(
+                    f"No clip of {d.root or d.source} could be decoded; see {cache.path}/"
+                    "rejected.csv for the reasons."
+                )
+            self.clips = assign_splits(
+                cache.clips, d.val_fraction, d.test_fraction, int(d.split_seed)
+            )
+            self.cache = cache
+        return self.cache
+
+    @property
+    def genres(self) -> list[str]:
+        self.load()
+        return sorted(self.clips["genre"].unique())
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load()
+
+    def split_rows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        self.load()
+        index = {g: i for i, g in enumerate(self.genres)}
+        mask = (self.clips["split"] == split).to_numpy()
+        return np.flatnonzero(mask), self.clips["genre"][mask].map(index).to_numpy()
+
+    def class_counts(self) -> np.ndarray:
+        _, labels = self.split_rows("train")
+        return np.bincount(labels, minlength=len(self.genres))
+
+    def class_weights(self) -> torch.Tensor | None:
+        """Inverse-frequency loss weights, when ``data.balance == weights``."""
+        if self.data.balance != "weights":
+            return None
+        counts = self.class_counts().astype(np.float64)
+        return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        rows, labels = self.split_rows(split)
+        crops = None if train else int(self.data.eval_crops)
+        dataset = ClipCrops(self.cache, rows, labels, self.chunk_samples, crops)
+        sampler = None
+        if train and self.data.balance == "sampler":
+            weights = 1.0 / self.class_counts()[labels]
+            sampler = WeightedRandomSampler(torch.as_tensor(weights), len(labels))
+        workers = int(self.data.num_workers)
+        return DataLoader(
+            dataset,
+            batch_size=int(self.data.batch_size),
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)

@@ -1,0 +1,124 @@
+"""The network (spectrogram layer + CNN) and the LightningModule that trains it. Nothing here
+knows about Hydra, Optuna or MLflow."""
+
+from __future__ import annotations
+
+import hydra
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from genre.errors import check_choice
+from genre.features import Spectrogram
+
+SCHEDULES = ("none", "cosine")
+
+
+class GenreNet(nn.Module):
+    """Waveform crops in, genre logits out. Carries what a user of the trained model needs:
+    the genre names, the sample rate and the crop length it was trained on."""
+
+    def __init__(
+        self,
+        spectrogram: Spectrogram,
+        classifier: nn.Module,
+        genres: list[str],
+        sample_rate: int,
+        chunk_samples: int,
+    ):
+        super().__init__()
+        self.spectrogram, self.classifier = spectrogram, classifier
+        self.genres, self.sample_rate, self.chunk_samples = list(genres), sample_rate, chunk_samples
+
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.spectrogram(waves))
+
+    def clip_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
+        """``[clips, crops, samples]`` to ``[clips, genres]``: the mean of the crops' softmax."""
+        n_clips, n_crops, n_samples = crops.shape
+        logits = self(crops.reshape(n_clips * n_crops, n_samples))
+        return logits.float().softmax(-1).reshape(n_clips, n_crops, -1).mean(1)
+
+
+def metric_set(n_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(n_classes, average="micro"),
+            "macro_f1": MulticlassF1Score(n_classes, average="macro"),
+            # Balanced accuracy is the mean per-class recall.
+            "balanced_acc": MulticlassAccuracy(n_classes, average="macro"),
+        },
+        prefix=prefix,
+    )
+
+
+class GenreClassifier(pl.LightningModule):
+    def __init__(
+        self,
+        net: GenreNet,
+        optim: DictConfig,
+        class_weights: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__()
+        self.net, self.optim, self.label_smoothing = net, optim, label_smoothing
+        self.register_buffer("class_weights", class_weights)
+        n = len(net.genres)
+        self.train_metrics = metric_set(n, "train/")
+        self.val_metrics = metric_set(n, "val/")
+        self.test_metrics = metric_set(n, "test/")
+        self.test_predictions: list[torch.Tensor] = []
+        self.test_targets: list[torch.Tensor] = []
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        waves, targets = batch
+        logits = self.net(waves)
+        loss = F.cross_entropy(
+            logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
+        )
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at step {self.global_step}: the run diverged "
+                "(lower optim.lr or enable trainer.gradient_clip_val)"
+            )
+        self.train_metrics.update(logits, targets)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(targets))
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+        return loss
+
+    def _eval_step(self, batch, metrics: MetricCollection, prefix: str) -> torch.Tensor:
+        crops, targets = batch
+        probs = self.net.clip_probabilities(crops)
+        loss = F.nll_loss(torch.log(probs.clamp_min(1e-8)), targets)
+        metrics.update(probs, targets)
+        self.log(f"{prefix}loss", loss, on_epoch=True, batch_size=len(targets))
+        self.log_dict(metrics, on_epoch=True)
+        return probs
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics, "val/")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        probs = self._eval_step(batch, self.test_metrics, "test/")
+        self.test_predictions.append(probs.argmax(-1).cpu())
+        self.test_targets.append(batch[1].cpu())
+
+    def on_test_epoch_start(self) -> None:
+        self.test_predictions.clear()
+        self.test_targets.clear()
+
+    def configure_optimizers(self):
+        options = OmegaConf.to_container(self.optim, resolve=True)
+        schedule = options.pop("schedule", "none")
+        check_choice("optim.schedule", schedule, SCHEDULES)
+        optimizer = hydra.utils.instantiate(options, params=self.parameters(), _partial_=False)
+        if schedule == "none":
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, self.trainer.max_epochs)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -1,0 +1,59 @@
+"""Train/val/test assignment for clips whose source gives no split: stratified by genre, grouped
+so that every clip of one group (artist, album, track) lands in the same split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from genre.errors import GenreError
+
+MIN_CLIPS_PER_GENRE = 3  # one each for train, val and test
+
+
+def assign_splits(
+    clips: pd.DataFrame, val_fraction: float, test_fraction: float, seed: int
+) -> pd.DataFrame:
+    """Fill the missing ``split`` values; rows that already have one keep it."""
+    clips = clips.copy()
+    todo = clips["split"].isna()
+    if todo.any():
+        clips.loc[todo, "split"] = _split_units(clips[todo], val_fraction, test_fraction, seed)
+    check_splits(clips)
+    return clips
+
+
+def _split_units(
+    clips: pd.DataFrame, val_fraction: float, test_fraction: float, seed: int
+) -> pd.Series:
+    unit = clips["group"].fillna(clips["clip_id"])
+    # A group's genre is its most common one, so stratification works on whole groups.
+    unit_genre = clips.groupby(unit)["genre"].agg(lambda g: g.mode().iloc[0])
+    rng = np.random.default_rng(seed)
+    split_of_unit: dict[str, str] = {}
+    for genre in sorted(unit_genre.unique()):
+        units = unit_genre.index[unit_genre == genre].to_numpy()
+        rng.shuffle(units)
+        n = len(units)
+        if n < MIN_CLIPS_PER_GENRE:
+            raise GenreError(
+                f"Genre '{genre}' has only {n} clip(s) or group(s); at least "
+                f"{MIN_CLIPS_PER_GENRE} are needed for train/val/test: add clips or remove it."
+            )
+        n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+        n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+        for i, u in enumerate(units):
+            split_of_unit[u] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    return unit.map(split_of_unit)
+
+
+def check_splits(clips: pd.DataFrame) -> None:
+    """Every genre must be trainable, and validation must exist for model selection."""
+    train_genres = set(clips.loc[clips["split"] == "train", "genre"])
+    missing = sorted(set(clips["genre"]) - train_genres)
+    if missing:
+        raise GenreError(
+            f"Genre(s) {missing} have no training clips: add clips or fix the split column."
+        )
+    if not (clips["split"] == "val").any():
+        raise GenreError("No validation clips: set data.val_fraction > 0 or add val to the split.")

@@ -1,0 +1,259 @@
+"""Optuna storage and trial helpers shared by the sweeper plugin and the training job.
+
+The sweeper (`hydra_plugins.genre_optuna_sweeper`) asks Optuna for trials and launches one Hydra
+job per trial with `optuna.study_name`, `optuna.storage` and `optuna.trial_id` set. The job finds
+its trial again through the study storage, so reporting and pruning work under any Hydra
+launcher, in another process or on another machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+from optuna.pruners import (
+    BasePruner,
+    HyperbandPruner,
+    MedianPruner,
+    NopPruner,
+    SuccessiveHalvingPruner,
+)
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
+
+# Private in Optuna, but it is the interface `optuna.storages.fail_stale_trials` checks for.
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+    from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+JOURNAL_PREFIX = "journal:"
+SETTINGS_ATTR = "genre_sweeper"
+"""Study user attr where the sweeper leaves what a job needs: pruner and heartbeat interval."""
+
+PRUNERS: dict[str, type[BasePruner]] = {
+    "median": MedianPruner,
+    "successive_halving": SuccessiveHalvingPruner,
+    "hyperband": HyperbandPruner,
+    "none": NopPruner,
+}
+
+StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def normalize_storage(spec: str | None, cwd: Path) -> str:
+    """Return `hydra.sweeper.storage` as an absolute URL that a job in any directory can open.
+
+    None means `sqlite:///optuna.db` in `cwd`; `journal:PATH` or a path ending in `.log` is an
+    Optuna journal file; anything else is a SQLAlchemy URL (sqlite, postgresql, mysql...).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    spec = spec or DEFAULT_STORAGE
+    if spec.startswith(JOURNAL_PREFIX) or (spec.endswith(".log") and "://" not in spec):
+        path = Path(spec.removeprefix(JOURNAL_PREFIX)).expanduser()
+        return JOURNAL_PREFIX + os.path.normpath(cwd / path)
+    try:
+        url = make_url(spec)
+    except ArgumentError as e:
+        raise GenreError(f"Optuna storage {spec!r} is not a database URL or journal file: {e}.")
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise GenreError("An in-memory SQLite study cannot be shared with the jobs; "
+                             "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db.")
+        url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
+    return url.render_as_string(hide_password=False)
+
+
+def display_storage(url: str) -> str:
+    """The storage URL without its password, for logs and MLflow tags."""
+    if url.startswith(JOURNAL_PREFIX):
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retries: int | None = None,
+) -> BaseStorage:
+    """Open a storage from a `normalize_storage` URL.
+
+    With `heartbeat_interval`, `optuna.storages.fail_stale_trials` fails running trials whose
+    heartbeat is older than `grace_period` (default: two intervals) and queues their parameters
+    again, up to `max_retries` times.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        retry = None
+        if heartbeat_interval is not None:
+            retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
+        if url.startswith(JOURNAL_PREFIX):
+            return _HeartbeatJournalStorage(
+                url.removeprefix(JOURNAL_PREFIX), heartbeat_interval, grace_period, retry
+            )
+        # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
+        engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=retry,
+        )
+
+
+def _beat_key(trial_id: int) -> str:
+    # Keyed by trial id: RetryHeartbeatStaleTrialCallback copies system attrs to the retried
+    # trial, and the copy of a dead trial's last beat must not make the retry look dead too.
+    return f"genre:heartbeat:{trial_id}"
+
+
+class _HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """A journal file storage with Optuna's heartbeat interface, which Optuna gives only to
+    RDBStorage: a beat is a trial system attr holding the beating machine's wall-clock time."""
+
+    def __init__(
+        self,
+        path: str,
+        heartbeat_interval: int | None,
+        grace_period: int | None,
+        stale_trial_callback: StaleTrialCallback | None,
+    ) -> None:
+        super().__init__(JournalFileBackend(path))
+        self._heartbeat_interval = heartbeat_interval
+        self._grace_period = grace_period
+        self._stale_trial_callback = stale_trial_callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, _beat_key(trial_id), time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        assert self._heartbeat_interval is not None
+        deadline = time.time() - (self._grace_period or 2 * self._heartbeat_interval)
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        # A trial that never beat is not stale, as in RDBStorage.
+        return [
+            t._trial_id
+            for t in running
+            if t.system_attrs.get(_beat_key(t._trial_id), deadline) < deadline
+        ]
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleTrialCallback | None:
+        return self._stale_trial_callback
+
+
+class Heartbeat:
+    """Records a heartbeat for some trials every `interval` seconds while the block runs.
+
+    The first beat happens on entry: Optuna never judges a trial without any beat stale.
+    """
+
+    def __init__(self, storage: BaseStorage, trial_ids: Iterable[int], interval: int | None):
+        self._storage = storage
+        self._trial_ids = list(trial_ids)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        if self._interval and self._trial_ids and isinstance(self._storage, BaseHeartbeat):
+            self._beat()
+            self._thread = threading.Thread(target=self._run, name="optuna-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self._interval is not None
+        while not self._stop.wait(self._interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        assert isinstance(self._storage, BaseHeartbeat)
+        for trial_id in self._trial_ids:
+            try:
+                self._storage.record_heartbeat(trial_id)
+            except UpdateFinishedTrialError:
+                pass  # the sweeper told the result already
+            except Exception as e:  # a missed beat is harmless; the next one may get through
+                log.warning("Heartbeat of Optuna trial id %d failed: %s", trial_id, e)
+
+
+def make_pruner(settings: Mapping[str, Any] | None) -> BasePruner:
+    """Build a pruner from `{"name": ..., **kwargs}`; None means no pruning."""
+    kwargs = dict(settings or {"name": "none"})
+    name = kwargs.pop("name")
+    if name not in PRUNERS:
+        raise GenreError(f"Unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
+    return PRUNERS[name](**kwargs)
+
+
+@contextmanager
+def job_trial(optuna_cfg: DictConfig | None) -> Iterator[optuna.Trial | None]:
+    """The sweeper's trial for this job, or None outside a sweep.
+
+    The trial is loaded from the study storage, so it works under any launcher, in another
+    process or on another machine, and Optuna's heartbeat runs while the block does. Pruning
+    uses the pruner the sweeper stored in the study.
+    """
+    if optuna_cfg is None or optuna_cfg.get("trial_id") is None:
+        yield None
+        return
+    storage = open_storage(optuna_cfg.storage)
+    # The job never samples: its parameters came with its overrides, so skip TPE's bookkeeping.
+    study = optuna.load_study(
+        study_name=optuna_cfg.study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
+    )
+    settings = study.user_attrs.get(SETTINGS_ATTR, {})
+    study.pruner = make_pruner(settings.get("pruner"))
+    trial = optuna.Trial(study, int(optuna_cfg.trial_id))
+    state = storage.get_trial(trial._trial_id).state
+    if state != TrialState.RUNNING:
+        raise GenreError(
+            f"Optuna trial {trial.number} of study {study.study_name!r} is {state.name}, not "
+            "RUNNING (failed as stale?); raise hydra.sweeper.grace_period if jobs stall."
+        )
+    with Heartbeat(storage, [trial._trial_id], settings.get("heartbeat_interval")):
+        yield trial
+
+
+def pruning_callback(trial: optuna.Trial, monitor: str) -> pl.Callback:
+    """Lightning callback that reports `monitor` after each validation and prunes the trial."""
+    # Imported here: the sweeper uses this module too and never needs Lightning.
+    from optuna_integration.pytorch_lightning import PyTorchLightningPruningCallback
+
+    return PyTorchLightningPruningCallback(trial, monitor=monitor)

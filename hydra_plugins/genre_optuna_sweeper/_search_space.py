@@ -1,0 +1,134 @@
+"""The published hydra-optuna-sweeper's search-space syntax, parsed with Hydra's override parser.
+
+| syntax                         | Optuna distribution                                  |
+| ------------------------------ | ---------------------------------------------------- |
+| `choice(a, b)`, `a,b`          | CategoricalDistribution                              |
+| `range(a, b, step=s)`          | IntDistribution / FloatDistribution(a, b, step=s);   |
+|                                | `b` is included, as in the published plugin          |
+| `shuffle(range(...))`          | CategoricalDistribution of the range's values        |
+| `interval(a, b)`               | FloatDistribution(a, b)                              |
+| `int(interval(a, b))`          | IntDistribution(a, b)                                |
+| `tag(log, interval(a, b))`     | FloatDistribution(a, b, log=True) (int(...): Int)    |
+| anything else                  | a fixed value, passed to every job unchanged         |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import (
+    IntervalSweep,
+    Override,
+    QuotedString,
+    RangeSweep,
+    Transformer,
+)
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalChoiceType,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from genre.errors import GenreError
+
+_PARSER = OverridesParser.create()
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Swept parameters as Optuna distributions, and fixed overrides passed through as text."""
+
+    distributions: dict[str, BaseDistribution]
+    fixed: dict[str, str]
+
+    def grid(self) -> dict[str, list[CategoricalChoiceType]]:
+        """Every value of every parameter, for GridSampler."""
+        return {name: _grid_values(name, d) for name, d in self.distributions.items()}
+
+
+def parse_search_space(overrides: Iterable[str]) -> SearchSpace:
+    """Parse `key=value` strings; a later override of the same key replaces an earlier one."""
+    distributions: dict[str, BaseDistribution] = {}
+    fixed: dict[str, str] = {}
+    for override in _PARSER.parse_overrides(list(overrides)):
+        key = override.get_key_element()
+        distributions.pop(key, None)
+        fixed.pop(key, None)
+        if override.is_sweep_override():
+            distributions[key] = to_distribution(override)
+        else:
+            fixed[key] = override.get_value_element_as_str()
+    return SearchSpace(distributions, fixed)
+
+
+def params_to_overrides(params: Mapping[str, Any]) -> list[str]:
+    """`key=value` overrides for a trial's parameters, quoted where Hydra would misread them."""
+    return [f"{key}={format_value(value)}" for key, value in params.items()]
+
+
+def format_value(value: Any) -> str:
+    """A scalar as override text that Hydra parses back to the same value and type."""
+    text = Transformer.str(value)
+    if isinstance(value, str) and (text != value or _parse_value(text) != value):
+        # Strings like "null", "512", "a b" or URLs need quotes to stay strings.
+        return QuotedString(text=value).with_quotes()
+    return text
+
+
+def to_distribution(override: Override) -> BaseDistribution:
+    """The Optuna distribution of one sweep override."""
+    sweep = override.value()
+    if override.is_choice_sweep() or (isinstance(sweep, RangeSweep) and sweep.shuffle):
+        return CategoricalDistribution([_choice(override, x) for x in override.sweep_iterator()])
+    if isinstance(sweep, RangeSweep):
+        assert sweep.start is not None and sweep.stop is not None
+        bounds = (sweep.start, sweep.stop, sweep.step)
+        if any(isinstance(x, float) for x in bounds):
+            return FloatDistribution(sweep.start, sweep.stop, step=sweep.step)
+        return IntDistribution(int(sweep.start), int(sweep.stop), step=int(sweep.step))
+    if isinstance(sweep, IntervalSweep):
+        assert sweep.start is not None and sweep.end is not None
+        log = "log" in sweep.tags
+        if isinstance(sweep.start, int) and isinstance(sweep.end, int):
+            return IntDistribution(sweep.start, sweep.end, log=log)
+        return FloatDistribution(sweep.start, sweep.end, log=log)
+    raise GenreError(f"The sweeper cannot search {override.input_line!r}.")
+
+
+def _choice(override: Override, value: Any) -> CategoricalChoiceType:
+    if isinstance(value, QuotedString):
+        return value.text
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise GenreError(
+        f"{override.input_line!r}: a choice must be a scalar (Optuna stores no lists or dicts)."
+    )
+
+
+def _parse_value(text: str) -> Any:
+    return _PARSER.parse_override(f"k={text}").value()
+
+
+def _grid_values(name: str, distribution: BaseDistribution) -> list[CategoricalChoiceType]:
+    if isinstance(distribution, CategoricalDistribution):
+        return list(distribution.choices)
+    step = getattr(distribution, "step", None)
+    if step is None or getattr(distribution, "log", False):
+        raise GenreError(
+            f"The grid sampler needs discrete values, but {name!r} is a continuous interval; "
+            "use choice(...), a comma list or range(a, b, step=s)."
+        )
+    assert isinstance(distribution, (IntDistribution, FloatDistribution))
+    count = round((distribution.high - distribution.low) / step) + 1
+    return _points(distribution.low, step, count)
+
+
+def _points(low: float, step: float, count: int) -> Sequence[Any]:
+    # Rounded so that 0.1 steps give 0.3, not 0.30000000000000004, in trial params and dirs.
+    values = [low + i * step for i in range(count)]
+    return values if isinstance(step, int) else [round(v, 12) for v in values]

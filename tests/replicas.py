@@ -1,0 +1,238 @@
+"""Tiny on-disk replicas of the public datasets' layouts: the real folder structure, file names and
+metadata formats (TAB-separated quoted csv, two-row headers), with short real audio files and the
+kinds of broken file the real downloads hold. Clips are a few hundred milliseconds long."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from genre.sources.gtzan import GENRES
+
+TEXT_NOT_AUDIO = b"<html>404 Not Found</html>\n"
+
+
+def write_tone(path: Path, sample_rate: int, seconds: float = 0.5) -> Path:
+    """A real, decodable sine tone in the format named by the suffix (wav, au, mp3)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 440.0 * t), sample_rate)
+    return path
+
+
+def write_bytes(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+# --- MagnaTagATune -----------------------------------------------------------------------------
+
+MTAT_TAGS = ["no voice", "classical", "guitar", "rock", "techno", "jazz", "new age", "hard rock"]
+BACH = ("American Bach Soloists", "J.S. Bach Solo Cantatas")
+# clip_id, mp3_path, tags set to 1, (artist, album), what is on disk
+MTAT_CLIPS = [
+    (
+        "2",
+        "f/american_bach_soloists-j_s__bach_solo_cantatas-01-bwv54__i_aria-30-59.mp3",
+        {"classical"},
+        BACH,
+        "audio",
+    ),
+    (
+        "6",
+        "b/american_bach_soloists-j_s__bach_solo_cantatas-01-bwv54__i_aria-117-146.mp3",
+        {"classical", "no voice"},
+        BACH,
+        "audio",
+    ),
+    (
+        "10",
+        "0/jacob_heringman-black_cow-02-bakfark_non_accedat_ad_te_malum-0-29.mp3",
+        {"rock", "guitar"},
+        ("Jacob Heringman", "Black Cow"),
+        "audio",
+    ),
+    (
+        "11",
+        "c/tilopa-out_of_the_blue-03-techno_tiger-88-117.mp3",
+        {"techno"},
+        ("Tilopa", "Out of the Blue"),
+        "audio",
+    ),
+    (
+        "12",
+        "3/jeff_wahl-guitarscapes-04-spirit-30-59.mp3",
+        {"rock", "jazz"},
+        ("Jeff Wahl", "Guitarscapes"),
+        "audio",
+    ),
+    (
+        "13",
+        "5/jeff_wahl-guitarscapes-05-wind-0-29.mp3",
+        {"guitar"},
+        ("Jeff Wahl", "Guitarscapes"),
+        "audio",
+    ),
+    (
+        "14",
+        "6/norine_braun-now_and_zen-08-gently-117-146.mp3",
+        {"new age"},
+        ("Norine Braun", "Now and Zen"),
+        "empty",
+    ),
+    (
+        "15",
+        "9/dj_markitos-slower_emotions138_bpm_remixes-01-ambient_dream-30-59.mp3",
+        {"techno"},
+        ("DJ Markitos", "Slower Emotions"),
+        "absent",
+    ),
+    (
+        "16",
+        "e/rocket_city_riot-middle_age_suicide-01-everyday_like_saturday-30-59.mp3",
+        {"rock", "hard rock"},
+        ("Rocket City Riot", "Middle Age Suicide"),
+        "text",
+    ),
+]
+
+
+def mtat_replica(root: Path) -> Path:
+    """An MTAT root: clip 14 is one of the real 0-byte files, 15 was never downloaded, 16 is a
+    text file named .mp3, 12 has two genre tags and 13 none."""
+    rows = []
+    for clip_id, mp3_path, tags, (artist, album), kind in MTAT_CLIPS:
+        rows.append((clip_id, mp3_path, tags, artist, album))
+        if kind == "audio":
+            write_tone(root / mp3_path, 16000)
+        elif kind == "empty":
+            write_bytes(root / mp3_path, b"")
+        elif kind == "text":
+            write_bytes(root / mp3_path, TEXT_NOT_AUDIO)
+    _write_quoted_tsv(
+        root / "annotations_final.csv",
+        ["clip_id", *MTAT_TAGS, "mp3_path"],
+        [[cid, *("1" if t in tags else "0" for t in MTAT_TAGS), p] for cid, p, tags, _, _ in rows],
+    )
+    _write_quoted_tsv(
+        root / "clip_info_final.csv",
+        [
+            "clip_id",
+            "track_number",
+            "title",
+            "artist",
+            "album",
+            "url",
+            "segmentStart",
+            "segmentEnd",
+            "original_url",
+            "mp3_path",
+        ],
+        [
+            [
+                cid,
+                "1",
+                "A title, with a comma",
+                artist,
+                album,
+                "http://magnatune.com/",
+                "30",
+                "59",
+                "http://he3.magnatune.com/x.mp3",
+                p,
+            ]
+            for cid, p, _, artist, album in rows
+        ],
+    )
+    return root
+
+
+def _write_quoted_tsv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    # As in the download: TAB-separated, every header and value wrapped in double quotes.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+# --- GTZAN -------------------------------------------------------------------------------------
+
+
+def gtzan_names(base: Path, suffix: str) -> Path:
+    """All 1000 GTZAN file names under ``base``, as small non-empty placeholders (not audio: the
+    adapter never decodes, and 1000 real files would only slow the test down)."""
+    for genre in GENRES:
+        (base / genre).mkdir(parents=True, exist_ok=True)
+        for number in range(100):
+            (base / genre / f"{genre}.{number:05d}{suffix}").write_bytes(TEXT_NOT_AUDIO)
+    return base
+
+
+# --- FMA ---------------------------------------------------------------------------------------
+
+# track id, artist id, set.split, set.subset, genre_top, what is on disk
+FMA_TRACKS = [
+    (2, 1, "training", "small", "Hip-Hop", "audio"),
+    (5, 1, "training", "small", "Hip-Hop", "audio"),
+    (10, 6, "validation", "small", "Pop", "audio"),
+    (140, 54, "test", "small", "Folk", "audio"),
+    (99134, 20000, "training", "small", "Experimental", "text"),
+    (108925, 20001, "test", "small", "Rock", "empty"),
+    (133297, 20002, "test", "small", "Rock", "absent"),
+    (20, 8, "training", "medium", "Rock", "audio"),
+    (30, 9, "validation", "large", None, "audio"),
+    (40, 10, "test", "large", "Electronic", "audio"),
+]
+
+
+def fma_replica(root: Path, subsets: tuple[str, ...] = ("small",)) -> Path:
+    """An FMA root with ``fma_metadata/tracks.csv`` and the audio folders of ``subsets``."""
+    write_tracks_csv(root / "fma_metadata" / "tracks.csv")
+    levels = ["small", "medium", "large"]
+    for subset in subsets:
+        for track_id, *_, track_subset, _, kind in FMA_TRACKS:
+            if levels.index(track_subset) > levels.index(subset):
+                continue
+            tid = f"{track_id:06d}"
+            path = root / f"fma_{subset}" / tid[:3] / f"{tid}.mp3"
+            if kind == "audio":
+                write_tone(path, 44100, 0.3)
+            elif kind in ("text", "empty"):
+                write_bytes(path, TEXT_NOT_AUDIO if kind == "text" else b"")
+    return root
+
+
+def write_tracks_csv(path: Path) -> None:
+    """tracks.csv as FMA ships it: two header rows, then a ``track_id`` row, then the tracks."""
+    columns = pd.MultiIndex.from_tuples(
+        [
+            ("album", "id"),
+            ("artist", "id"),
+            ("artist", "name"),
+            ("set", "split"),
+            ("set", "subset"),
+            ("track", "genre_top"),
+            ("track", "title"),
+        ]
+    )
+    rows = [
+        [
+            track_id * 10,
+            artist,
+            f'Artist {artist}, "quoted"',
+            split,
+            subset,
+            genre,
+            "Line one\nline two",
+        ]
+        for track_id, artist, split, subset, genre, _ in FMA_TRACKS
+    ]
+    index = pd.Index([t[0] for t in FMA_TRACKS], name="track_id")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, index=index, columns=columns).to_csv(path)
