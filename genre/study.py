@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,8 @@ PRUNERS: dict[str, type[BasePruner]] = {
     "none": NopPruner,
 }
 
+_SCHEMA_ATTEMPTS = 3
+
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
@@ -78,12 +81,16 @@ def normalize_storage(spec: str | None, cwd: Path) -> str:
     try:
         url = make_url(spec)
     except ArgumentError as e:
-        raise GenreError(f"Optuna storage {spec!r} is not a database URL or journal file: {e}.")
+        raise GenreError(f"Optuna storage {spec!r} is neither a database URL nor a journal file "
+                         f"({e}).") from e
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise GenreError("An in-memory SQLite study cannot be shared with the jobs; "
                              "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db.")
         url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
+    if url.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; use the psycopg2 that is here.
+        url = url.set(drivername="postgresql+psycopg2")
     return url.render_as_string(hide_password=False)
 
 
@@ -118,15 +125,29 @@ def open_storage(
             return _HeartbeatJournalStorage(
                 url.removeprefix(JOURNAL_PREFIX), heartbeat_interval, grace_period, retry
             )
-        # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
-        engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-        return RDBStorage(
+        return _rdb_storage(
             url,
-            engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             heartbeat_stale_trial_callback=retry,
         )
+
+
+def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    for attempt in range(_SCHEMA_ATTEMPTS):
+        try:
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        except (IntegrityError, ProgrammingError):
+            # Workers that start together on an empty PostgreSQL database race to create
+            # Optuna's tables, and the loser's CREATE fails; on its next try they exist.
+            if attempt == _SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def _beat_key(trial_id: int) -> str:

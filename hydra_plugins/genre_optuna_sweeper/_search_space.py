@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +22,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import (
     IntervalSweep,
     Override,
+    Quote,
     QuotedString,
     RangeSweep,
     Transformer,
 )
+from hydra.errors import HydraException
 from optuna.distributions import (
     BaseDistribution,
     CategoricalChoiceType,
@@ -41,7 +43,8 @@ _PARSER = OverridesParser.create()
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Swept parameters as Optuna distributions, and fixed overrides passed through as text."""
+    """Swept parameters as Optuna distributions; fixed overrides (`key` -> the override as
+    written, e.g. `seed=3`, `~z`) are passed to every job unchanged."""
 
     distributions: dict[str, BaseDistribution]
     fixed: dict[str, str]
@@ -50,33 +53,40 @@ class SearchSpace:
         """Every value of every parameter, for GridSampler."""
         return {name: _grid_values(name, d) for name, d in self.distributions.items()}
 
+    def overrides(self, params: Mapping[str, Any]) -> list[str]:
+        """A job's overrides: a trial's parameters, quoted where needed, and the fixed ones."""
+        swept = [f"{key}={format_value(value)}" for key, value in params.items()]
+        return swept + list(self.fixed.values())
 
-def parse_search_space(overrides: Iterable[str]) -> SearchSpace:
-    """Parse `key=value` strings; a later override of the same key replaces an earlier one."""
+
+def parse_search_space(
+    params: Mapping[str, Any], arguments: Sequence[str], parser: OverridesParser | None = None
+) -> SearchSpace:
+    """Parse `hydra.sweeper.params` then the command line's overrides, which win on a key.
+
+    Pass a parser made with Hydra's config loader for `glob(...)` over config groups.
+    """
+    lines = [f"{key}={_as_override_text(value)}" for key, value in params.items()]
     distributions: dict[str, BaseDistribution] = {}
     fixed: dict[str, str] = {}
-    for override in _PARSER.parse_overrides(list(overrides)):
+    for override in (parser or _PARSER).parse_overrides([*lines, *arguments]):
         key = override.get_key_element()
         distributions.pop(key, None)
         fixed.pop(key, None)
         if override.is_sweep_override():
             distributions[key] = to_distribution(override)
         else:
-            fixed[key] = override.get_value_element_as_str()
+            assert override.input_line is not None
+            fixed[key] = override.input_line
     return SearchSpace(distributions, fixed)
-
-
-def params_to_overrides(params: Mapping[str, Any]) -> list[str]:
-    """`key=value` overrides for a trial's parameters, quoted where Hydra would misread them."""
-    return [f"{key}={format_value(value)}" for key, value in params.items()]
 
 
 def format_value(value: Any) -> str:
     """A scalar as override text that Hydra parses back to the same value and type."""
     text = Transformer.str(value)
-    if isinstance(value, str) and (text != value or _parse_value(text) != value):
-        # Strings like "null", "512", "a b" or URLs need quotes to stay strings.
-        return QuotedString(text=value).with_quotes()
+    if isinstance(value, str) and not _reads_back(text, value):
+        # Strings like "null", "512", "a b", "it's" or URLs need quotes to stay strings.
+        return QuotedString(text=value, quote=Quote.single).with_quotes()
     return text
 
 
@@ -100,6 +110,11 @@ def to_distribution(override: Override) -> BaseDistribution:
     raise GenreError(f"The sweeper cannot search {override.input_line!r}.")
 
 
+def _as_override_text(value: Any) -> str:
+    # YAML gives `null`, numbers and lists as values; Hydra's syntax is in the strings.
+    return value if isinstance(value, str) else Transformer.str(value)
+
+
 def _choice(override: Override, value: Any) -> CategoricalChoiceType:
     if isinstance(value, QuotedString):
         return value.text
@@ -110,8 +125,13 @@ def _choice(override: Override, value: Any) -> CategoricalChoiceType:
     )
 
 
-def _parse_value(text: str) -> Any:
-    return _PARSER.parse_override(f"k={text}").value()
+def _reads_back(text: str, value: str) -> bool:
+    """Whether Hydra reads unquoted `text` as exactly the string `value`."""
+    try:
+        parsed = _PARSER.parse_override(f"k={text}").value()
+    except HydraException:
+        return False
+    return text == value and isinstance(parsed, str) and parsed == value
 
 
 def _grid_values(name: str, distribution: BaseDistribution) -> list[CategoricalChoiceType]:
@@ -128,7 +148,7 @@ def _grid_values(name: str, distribution: BaseDistribution) -> list[CategoricalC
     return _points(distribution.low, step, count)
 
 
-def _points(low: float, step: float, count: int) -> Sequence[Any]:
+def _points(low: Any, step: Any, count: int) -> list[Any]:
     # Rounded so that 0.1 steps give 0.3, not 0.30000000000000004, in trial params and dirs.
     values = [low + i * step for i in range(count)]
     return values if isinstance(step, int) else [round(v, 12) for v in values]

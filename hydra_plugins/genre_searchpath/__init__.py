@@ -11,7 +11,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class GenreSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        ours = f"file://{PROJECT_ROOT / 'conf'}"
+        ours = str(PROJECT_ROOT / "conf")
         # Other Hydra applications in the same environment are left alone.
-        if any(element.path == ours for element in search_path.get_path()):
+        paths = (element.path.removeprefix("file://") for element in search_path.get_path())
+        if ours in paths:
             search_path.append("genre", f"file://{PROJECT_ROOT}")

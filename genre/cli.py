@@ -1,0 +1,103 @@
+"""What the command-line tools (reproduce, predict, explore, compare) share: a user error becomes
+one line on stderr and exit status 2, and an MLflow store is checked before it is read, so a
+typo in a URI fails in seconds with one sentence instead of minutes of retries and a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+
+from genre.errors import GenreError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # the default of conf/config.yaml's mlflow node
+
+# The tools print their own results; MLflow's bars for downloading a few kilobytes bury them.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+# Only for the first request to a store: a server that is down should be reported at once, but
+# the requests after it keep MLflow's retries, which ride out a busy server during a long run.
+PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Around a tool's main: a GenreError is printed as one line on stderr, exit status 2."""
+    try:
+        yield
+    except GenreError as exc:
+        print(f"genre: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+        help="MLflow store: a sqlite:/// file, a server URL, ... "
+        "(default: $MLFLOW_TRACKING_URI or %(default)s)",
+    )
+
+
+def open_store(uri: str) -> mlflow.MlflowClient:
+    """Point MLflow at ``uri`` after checking that the store exists and answers."""
+    scheme = urlparse(uri).scheme
+    # MLflow would quietly create an empty store for a missing file or folder; a tool that reads
+    # runs should rather say the path is wrong.
+    local = None
+    if scheme == "sqlite":
+        from sqlalchemy.engine import make_url
+
+        local = make_url(uri).database
+    elif scheme in ("", "file"):
+        local = urlparse(uri).path
+    if local is not None and not Path(local).exists():
+        raise GenreError(
+            f"No MLflow store at {uri} ({local} does not exist): pass --tracking-uri or set "
+            "MLFLOW_TRACKING_URI."
+        )
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    saved = {name: os.environ.get(name) for name in PROBE_ENV}
+    os.environ.update({k: v for k, v in PROBE_ENV.items() if saved[k] is None})
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # any failure here (HTTP, database driver, ...) means the same
+        raise GenreError(f"Cannot reach the MLflow store at {uri}: {first_line(exc)}.") from exc
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+    return client
+
+
+def get_run(client: mlflow.MlflowClient, run_id: str) -> Run:
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise GenreError(
+                f"No run {run_id} in the MLflow store at {client.tracking_uri}: check the id "
+                "(python -m genre.compare lists runs) and --tracking-uri."
+            ) from exc
+        raise GenreError(f"Cannot read run {run_id}: {first_line(exc)}.") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The gist of a library error, for a one-line message: an OS error buried in an HTTP
+    client's retry report ("[Errno 111] Connection refused") says more than the report."""
+    text = str(exc).strip()
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        return errno.group(1).strip().rstrip(".").lower()
+    lines = text.splitlines()
+    return lines[0].rstrip(".") if lines else type(exc).__name__

@@ -1,0 +1,129 @@
+"""The best runs of an experiment (or of one sweep) as a table, from the MLflow store.
+
+python -m genre.compare --experiment NAME [--parent RUN_ID] [--top 10] [--metric val/macro_f1]
+[--csv out.csv] [--tracking-uri URI]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from genre.cli import add_tracking_uri, get_run, open_store, user_errors
+from genre.errors import GenreError
+
+# Params that say where and how fast a run went, not what it trained: they differ between
+# machines and would crowd out the settings that explain the ranking.
+NOT_SETTINGS = (
+    "mlflow.",
+    "optuna.",
+    "data.cache_dir",
+    "data.decode_workers",
+    "data.num_workers",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m genre.compare", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--experiment", required=True, metavar="NAME")
+    parser.add_argument("--parent", metavar="RUN_ID", help="only the child runs of this sweep")
+    parser.add_argument("--top", type=int, default=10, help="runs shown (default 10)")
+    parser.add_argument(
+        "--metric",
+        default="val/macro_f1",
+        help="ranking metric, highest first; its best_ value (the sweep objective) where "
+        "logged (default %(default)s)",
+    )
+    parser.add_argument("--csv", type=Path, help="also write the table to this file")
+    add_tracking_uri(parser)
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+
+    client = open_store(args.tracking_uri)
+    experiment = client.get_experiment_by_name(args.experiment)
+    if experiment is None:
+        names = sorted(e.name for e in client.search_experiments())
+        raise GenreError(
+            f"No experiment '{args.experiment}' at {args.tracking_uri}; there are: "
+            f"{', '.join(names) or 'none'}."
+        )
+    where = f"experiment '{args.experiment}'"
+    filter_string = None
+    if args.parent:
+        get_run(client, args.parent)
+        filter_string = f"tags.`mlflow.parentRunId` = '{args.parent}'"
+        where += f", children of {args.parent}"
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=filter_string)
+
+    table, objective = rank(runs, args.metric, where)
+    total = len(table)
+    table = table.head(args.top)
+    print(f"Top {len(table)} of {total} runs in {where}, by {objective}:")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.csv:
+        write_csv(table, args.csv)
+    return 0
+
+
+def rank(runs: pd.DataFrame, metric: str, where: str) -> tuple[pd.DataFrame, str]:
+    """Every training run with a value of the objective, best first, as the table's columns:
+    rank, objective, test metrics, the params that differ between the runs, run id."""
+    if "tags.genre.kind" in runs:  # explore runs share experiments with training runs
+        runs = runs[runs["tags.genre.kind"].isna()]
+    objective = next((m for m in (f"best_{metric}", metric) if f"metrics.{m}" in runs), None)
+    if objective is None:
+        logged = sorted(c.removeprefix("metrics.") for c in runs if c.startswith("metrics."))
+        raise GenreError(
+            f"No run in {where} logged {metric}: choose --metric among "
+            f"{', '.join(m for m in logged if '/f1/' not in m) or 'none (no runs)'}."
+        )
+    runs = runs[runs[f"metrics.{objective}"].notna()]
+    runs = runs.sort_values(f"metrics.{objective}", ascending=False, kind="stable")
+    if runs.empty:
+        raise GenreError(f"No run in {where} has a value of {objective} yet.")
+
+    test = [
+        c
+        for c in sorted(runs)
+        # Overall test metrics; the per-genre F1 (test/f1/<genre>) is in each run's report.
+        if c.startswith("metrics.test/") and c.count("/") == 1 and c != "metrics.test/loss"
+    ]
+    # Differing over all the ranked runs, not only the shown ones: the sweep's dimensions stay
+    # in the table even where the top runs agree, and their agreement is the finding.
+    params = [
+        c
+        for c in sorted(runs)
+        if c.startswith("params.")
+        and not c.removeprefix("params.").startswith(NOT_SETTINGS)
+        and runs[c].fillna("").nunique() > 1
+    ]
+    table = pd.DataFrame({"rank": range(1, len(runs) + 1)})
+    table[objective] = runs[f"metrics.{objective}"].to_numpy()
+    for column in test + params:
+        table[column.split(".", 1)[1]] = runs[column].to_numpy()
+    table["run_id"] = runs["run_id"].to_numpy()
+    return table, objective
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    if not path.parent.is_dir():
+        raise GenreError(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    # Written beside and renamed, so an interrupted write never leaves a partial table.
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    table.to_csv(partial, index=False)
+    partial.replace(path)
+
+
+if __name__ == "__main__":
+    with user_errors():
+        sys.exit(main())

@@ -1,0 +1,221 @@
+"""Genre probabilities for audio files, from a trained model.
+
+python -m genre.predict FILE [FILE ...] (--run RUN_ID | --model DIR | --checkpoint CKPT --config
+YAML) [--top 3] [--json] [--tracking-uri URI]
+
+Each file is decoded like the training data (mono, resampled to the model's rate), cut into
+evenly spaced crops of the model's crop length, and the crops' probabilities are averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from genre.audio import DecodeError, read_mono
+from genre.cli import add_tracking_uri, first_line, get_run, open_store, user_errors
+from genre.errors import GenreError
+
+# Evenly spaced crops over the whole file, as many as cover it, up to this many: a long track is
+# sampled from intro to outro at a fixed network cost (the training clips came from the middle,
+# but a genre call for the whole file should not hang on whichever 30 s were picked).
+MAX_CROPS = 16
+# Only the decoding grows with the file; beyond this the middle part is read (a DJ mix of hours
+# would otherwise take gigabytes of memory for the same 16 crops).
+MAX_SECONDS = 600.0
+CHECKPOINT_KEY = "genre_net"  # what GenreClassifier.on_save_checkpoint stores beside the weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m genre.predict",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit status: 0 all files predicted, 1 some file could not be decoded, "
+        "2 the model or an option is unusable.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", metavar="RUN_ID", help="the model logged by this MLflow run")
+    source.add_argument("--model", type=Path, metavar="DIR", help="a local MLflow model folder")
+    source.add_argument(
+        "--checkpoint", type=Path, metavar="CKPT", help="a Lightning checkpoint (with --config)"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="YAML", help="the checkpoint's training config"
+    )
+    parser.add_argument("--top", type=int, default=3, help="genres shown per file (default 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_tracking_uri(parser)
+    args = parser.parse_args(argv)
+    if (args.checkpoint is None) != (args.config is None):
+        parser.error("--checkpoint and --config go together")
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+
+    net = load_network(args)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    net = net.to(device).eval()
+
+    results: list[dict[str, Any]] = []
+    for path in args.files:
+        try:
+            result = predict_file(net, path, args.top, device)
+        except DecodeError as exc:
+            print(f"genre: {path}: skipped: {exc}", file=sys.stderr)
+            results.append({"file": str(path), "error": str(exc)})
+            continue
+        results.append(result)
+        if not args.json:
+            print(format_result(result), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if any("error" in r for r in results) else 0
+
+
+def load_network(args: argparse.Namespace) -> torch.nn.Module:
+    if args.checkpoint is not None:
+        return load_checkpoint(args.checkpoint, args.config)
+    if args.run is not None:
+        get_run(open_store(args.tracking_uri), args.run)  # a clear error for a wrong id
+        return load_logged_model(f"runs:/{args.run}/model", f"run {args.run}")
+    if not (args.model / "MLmodel").is_file():
+        raise GenreError(f"{args.model} is not an MLflow model folder (it has no MLmodel file).")
+    return load_logged_model(str(args.model), str(args.model))
+
+
+def load_logged_model(uri: str, name: str) -> torch.nn.Module:
+    # Imported here, as in load_checkpoint: they pull in Lightning (seconds), which a wrong
+    # option or run id need not wait for.
+    import mlflow.pytorch
+    from mlflow.exceptions import MlflowException
+
+    from genre.module import GenreNet
+
+    try:
+        net = mlflow.pytorch.load_model(uri, map_location="cpu")
+    except (MlflowException, OSError) as exc:
+        raise GenreError(f"Cannot load the model of {name}: {first_line(exc)}.") from exc
+    if not isinstance(net, GenreNet):
+        raise GenreError(f"The model of {name} is a {type(net).__name__}, not a genre model.")
+    return net
+
+
+def load_checkpoint(checkpoint: Path, config: Path) -> torch.nn.Module:
+    """The network of a Lightning checkpoint of ``GenreClassifier``, built from its config."""
+    from genre.train import build_network
+
+    try:
+        cfg = OmegaConf.load(config)
+    except FileNotFoundError as exc:
+        raise GenreError(f"No config file at {config}.") from exc
+    except Exception as exc:  # YAML and OmegaConf errors alike: the file is not a config
+        raise GenreError(f"{config} is not a YAML config: {first_line(exc)}.") from exc
+    try:
+        # Weights only: a checkpoint is data, and unpickling arbitrary objects could run code.
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise GenreError(f"No checkpoint file at {checkpoint}.") from exc
+    except Exception as exc:  # torch raises several types, with cryptic texts ("'101'")
+        raise GenreError(f"{checkpoint} is not a readable PyTorch checkpoint file.") from exc
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise GenreError(f"{checkpoint} is not a Lightning checkpoint (it has no state_dict).")
+    if CHECKPOINT_KEY not in state:
+        raise GenreError(
+            f"Checkpoint {checkpoint} does not name its genres (it predates genre.predict); "
+            "predict with --run or --model, whose models carry them."
+        )
+    saved = state[CHECKPOINT_KEY]
+    try:
+        net = build_network(cfg, list(saved["genres"]))
+    except (OmegaConfBaseException, HydraException, TypeError, KeyError) as exc:
+        # Hydra's instantiate puts the model's own error on a second line: keep both.
+        reason = " ".join(str(exc).split()).rstrip(".")
+        raise GenreError(
+            f"{config} does not build a genre network ({reason}): pass the checkpoint's "
+            ".hydra/config.yaml or its run's config.yaml."
+        ) from exc
+    weights = {
+        key.removeprefix("net."): value
+        for key, value in state["state_dict"].items()
+        if key.startswith("net.")
+    }
+    try:
+        net.load_state_dict(weights)
+        for key in ("sample_rate", "chunk_samples"):
+            if saved[key] != getattr(net, key):
+                raise RuntimeError(
+                    f"{key} is {saved[key]} in the checkpoint, {getattr(net, key)} in the config"
+                )
+    except RuntimeError as exc:
+        raise GenreError(
+            f"Checkpoint {checkpoint} does not match config {config} ({mismatch(exc)}): "
+            "pass the config it was trained with."
+        ) from exc
+    return net
+
+
+def mismatch(exc: RuntimeError) -> str:
+    """The first problem of a failed ``load_state_dict``, shortened; its first line is a
+    heading, and a list of all the layers that differ would hide the cause."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = (lines[1] if len(lines) > 1 else lines[0]).rstrip(".")
+    shapes = re.fullmatch(
+        r"size mismatch for (\S+): copying a param with shape torch.Size\((.*)\) from "
+        r"checkpoint, the shape in current model is torch.Size\((.*)\)",
+        detail,
+    )
+    if shapes:
+        name, saved, built = shapes.groups()
+        return f"{name} has shape {saved} in the checkpoint, {built} from the config"
+    return detail
+
+
+@torch.inference_mode()
+def predict_file(
+    net: torch.nn.Module, path: Path, top: int, device: torch.device
+) -> dict[str, Any]:
+    decoded = read_mono(path, net.sample_rate, max_seconds=MAX_SECONDS)
+    crops = evenly_spaced_crops(decoded.samples, net.chunk_samples)
+    probs = net.clip_probabilities(torch.from_numpy(crops)[None].to(device))[0].cpu()
+    best = probs.argsort(descending=True)[:top]
+    return {
+        "file": str(path),
+        "seconds": round(decoded.seconds, 2),
+        "crops": len(crops),
+        "top": [{"genre": net.genres[i], "probability": round(float(probs[i]), 4)} for i in best],
+    }
+
+
+def evenly_spaced_crops(samples: np.ndarray, chunk: int) -> np.ndarray:
+    """``[crops, chunk]``: enough crops to cover ``samples`` (up to ``MAX_CROPS``), spaced as the
+    evaluation crops of training are; a file shorter than one crop is zero-padded, as the
+    training clips are."""
+    if len(samples) < chunk:
+        samples = np.pad(samples, (0, chunk - len(samples)))
+    n = min(MAX_CROPS, math.ceil(len(samples) / chunk))
+    starts = np.linspace(0, len(samples) - chunk, n).astype(int)
+    return np.stack([samples[s : s + chunk] for s in starts])
+
+
+def format_result(result: dict[str, Any]) -> str:
+    width = max(len(entry["genre"]) for entry in result["top"])
+    lines = [f"{result['file']}  ({result['seconds']:.1f} s, {result['crops']} crops)"]
+    for rank, entry in enumerate(result["top"], 1):
+        lines.append(f"  {rank}. {entry['genre']:<{width}}  {entry['probability']:.3f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with user_errors():
+        sys.exit(main())

@@ -1,0 +1,65 @@
+"""Build (or find) the decode-once cache of a dataset and summarise it.
+
+    python -m genre.prepare data=gtzan data.root=/data/gtzan
+
+Takes the same overrides as ``genre.train``, which runs the same code: preparing first is
+optional, but shows what the cache holds and what was rejected before any training starts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+
+from genre.datamodule import GenreDataModule
+from genre.errors import GenreError
+from genre.train import CONF_DIR
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def summary(data: GenreDataModule) -> str:
+    cache, clips = data.cache, data.clips
+    counts = clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=[s for s in ("train", "val", "test") if s in counts])
+    counts.loc["total"] = counts.sum()
+    hours = clips["seconds"].sum() / 3600
+    lines = [
+        f"cache     {cache.path}",
+        f"clips     {len(clips)} ({hours:.2f} h of audio, {int(clips['padded'].sum())} padded)",
+        "",
+        counts.to_string(),
+        "",
+    ]
+    rejected = cache.rejected
+    if rejected.empty:
+        lines.append("rejected  none")
+    else:
+        reasons = rejected["reason"].str.replace(r" \(.*", "", regex=True).value_counts()
+        lines.append(f"rejected  {len(rejected)} file(s), listed in {cache.path / 'rejected.csv'}")
+        lines += [f"  {n:6d}  {reason}" for reason, n in reasons.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = compose_config(sys.argv[1:] if argv is None else argv)
+        data = GenreDataModule(cfg.data)
+        data.load()
+    except (GenreError, HydraException) as exc:
+        print(f"genre: {exc}", file=sys.stderr)
+        return 2
+    with pd.option_context("display.width", 120):
+        print(summary(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Rerun a tracked run from the config it logged, and show its metrics beside the original's.
+
+python -m genre.reproduce RUN_ID [key=value ...] [--tracking-uri URI] [--output-dir DIR]
+
+On the CPU with the same seed the metrics match exactly; see README for the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from genre.cli import add_tracking_uri, first_line, get_run, open_store, user_errors
+from genre.errors import GenreError
+
+CONFIG_ARTIFACT = "config.yaml"
+COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers seen mid-epoch
+COMMIT_TAG = "mlflow.source.git.commit"
+DIRTY_TAG = "genre.code_dirty"
+FINGERPRINT_TAG = "data.fingerprint"
+# Where this machine keeps its caches (the data config's default), not where the original did.
+DATA_DEFAULTS = Path(__file__).resolve().parents[1] / "conf" / "data" / "folder.yaml"
+_MISSING = object()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m genre.reproduce", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="changes to the logged config, e.g. trainer.max_epochs=20 (+KEY=VALUE adds a key)",
+    )
+    add_tracking_uri(parser)
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        help="checkpoints of the new run (default: outputs/reproduce/RUN_ID/TIME)",
+    )
+    # Intermixed: overrides may come before or after the options.
+    args = parser.parse_intermixed_args(argv)
+
+    client = open_store(args.tracking_uri)
+    original = get_run(client, args.run_id)
+    cfg = run_config(original)
+    experiment = client.get_experiment(original.info.experiment_id).name
+    cfg = for_reproduction(cfg, args.tracking_uri, experiment)
+    cfg = apply_overrides(cfg, args.overrides)
+
+    # Imported only now: they pull in Lightning (seconds), which the checks above do not need,
+    # so a mistyped run id or key is reported without that wait.
+    from genre.datamodule import GenreDataModule
+    from genre.tracking import code_version
+    from genre.train import train
+
+    fingerprint = GenreDataModule(cfg.data).load().fingerprint
+    warn_about_changes(original.data.tags, code_version(), fingerprint)
+
+    output_dir = args.output_dir or (
+        Path("outputs", "reproduce", args.run_id, time.strftime("%Y-%m-%d_%H-%M-%S"))
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / CONFIG_ARTIFACT).write_text(OmegaConf.to_yaml(cfg))
+
+    train(cfg, output_dir, tags={"genre.reproduced_from": args.run_id})
+    reproduced = client.get_run(mlflow.last_active_run().info.run_id)
+    print()
+    print(f"original:   {original.info.run_id}")
+    print(f"reproduced: {reproduced.info.run_id}   (checkpoints in {output_dir})")
+    print(metric_table(original.data.metrics, reproduced.data.metrics))
+    return 0
+
+
+def run_config(run: Run) -> DictConfig:
+    """The composed config the run logged."""
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/{CONFIG_ARTIFACT}")
+    except MlflowException as exc:
+        raise GenreError(
+            f"Run {run.info.run_id} has no {CONFIG_ARTIFACT} artifact, so it was not made by "
+            "genre.train (or its upload failed) and cannot be reproduced."
+        ) from exc
+    cfg = OmegaConf.create(text)
+    if not isinstance(cfg, DictConfig) or "data" not in cfg or "seed" not in cfg:
+        raise GenreError(
+            f"The {CONFIG_ARTIFACT} of run {run.info.run_id} is not a genre.train config."
+        )
+    return cfg
+
+
+def for_reproduction(cfg: DictConfig, tracking_uri: str, experiment: str) -> DictConfig:
+    """A single run in the original's experiment and store, with nothing of the sweep that
+    launched it: its trial belongs to that study, and a child run would join its parent."""
+    cfg = cfg.copy()
+    cfg.optuna = {key: None for key in cfg.optuna}
+    cfg.mlflow.parent_run_id = None
+    cfg.mlflow.tracking_uri = tracking_uri
+    cfg.mlflow.experiment = experiment
+    # The cache is found by content fingerprint wherever it lives; the original machine's path
+    # may not even exist here.
+    cfg.data.cache_dir = OmegaConf.load(DATA_DEFAULTS).cache_dir
+    return cfg
+
+
+def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """``key=value`` changes an existing key (the value parsed as YAML, as on Hydra's command
+    line); ``+key=value`` adds one, e.g. another Lightning Trainer argument."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key.lstrip("+"):
+            raise GenreError(f"Override '{override}' is not KEY=VALUE, e.g. seed=1.")
+        adding = key.startswith("+")
+        path = key.lstrip("+")
+        exists = OmegaConf.select(cfg, path, default=_MISSING) is not _MISSING
+        if exists == adding:
+            hint = "drop the +" if adding else "add it with +KEY=VALUE, or check the spelling"
+            state = "already exists" if adding else "is not in the run's config"
+            raise GenreError(f"Config key '{path}' {state}: {hint}.")
+        if isinstance(OmegaConf.select(cfg, path), DictConfig):
+            raise GenreError(
+                f"'{path}' is a config group: config groups cannot be swapped when reproducing; "
+                f"override its keys instead, e.g. {path}.KEY=VALUE."
+            )
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{path}={value}"]))
+        except OmegaConfBaseException as exc:
+            raise GenreError(f"Cannot apply '{override}': {first_line(exc)}.") from exc
+    return cfg
+
+
+def warn_about_changes(tags: dict[str, str], now: dict[str, str], fingerprint: str) -> None:
+    """Say, before the long part, why the numbers may not match: other code (``now``: the
+    current code version tags) or other data (``fingerprint``: the current data's)."""
+    then = tags.get(COMMIT_TAG, "unknown")
+    if now[COMMIT_TAG] != then:
+        warn(f"the code is at commit {now[COMMIT_TAG][:12]}, the run was made at {then[:12]}")
+    if tags.get(DIRTY_TAG) == "true":
+        warn("the run was made from a tree with uncommitted changes, which its commit lacks")
+    if now[DIRTY_TAG] == "true":
+        warn("the working tree has uncommitted changes")
+    if tags.get(FINGERPRINT_TAG) != fingerprint:
+        warn(
+            f"the data differ: fingerprint {fingerprint}, the run's was "
+            f"{tags.get(FINGERPRINT_TAG, 'not recorded')} (files, sizes, mtimes or audio settings)"
+        )
+
+
+def warn(message: str) -> None:
+    print(f"genre.reproduce: warning: {message}", file=sys.stderr)
+
+
+def metric_table(original: dict[str, float], reproduced: dict[str, float]) -> str:
+    """Aligned text table of every best/val/test metric, and a closing verdict line."""
+
+    def order(name: str) -> tuple[int, str]:
+        return next(i for i, p in enumerate(COMPARED_PREFIXES) if name.startswith(p)), name
+
+    names = sorted(
+        (n for n in original.keys() | reproduced.keys() if n.startswith(COMPARED_PREFIXES)),
+        key=order,
+    )
+    rows = [("metric", "original", "reproduced", "difference")]
+    differing: list[tuple[float, str]] = []
+    for name in names:
+        a, b = original.get(name), reproduced.get(name)
+        if a is None or b is None:
+            diff = "missing"
+            differing.append((math.inf, name))
+        elif a == b:
+            diff = "0"
+        else:
+            diff = f"{b - a:+.3g}"
+            differing.append((abs(b - a), name))
+        rows.append((name, _number(a), _number(b), diff))
+    width = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join([row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in (1, 2, 3)])
+        for row in rows
+    ]
+    if not differing:
+        lines.append(f"All {len(names)} metrics are identical.")
+    else:
+        _, worst = max(differing)
+        lines.append(f"{len(differing)} of {len(names)} metrics differ; the largest: {worst}.")
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    # Metrics lie in [0, 1] or near it (losses); a difference below the last decimal still shows
+    # in the difference column, which compares the floats themselves.
+    return "-" if value is None else f"{value:.8f}"
+
+
+if __name__ == "__main__":
+    with user_errors():
+        sys.exit(main())

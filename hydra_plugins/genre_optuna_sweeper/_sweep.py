@@ -1,0 +1,328 @@
+"""The sweep loop: ask a batch of trials, launch one Hydra job per trial, tell the outcomes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning
+from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from genre.errors import GenreError
+from genre.study import (
+    SETTINGS_ATTR,
+    Heartbeat,
+    display_storage,
+    make_pruner,
+    normalize_storage,
+    open_storage,
+)
+
+from ._search_space import SearchSpace, format_value, parse_search_space
+from ._tracking import StudyRun, print_summary
+
+log = logging.getLogger(__name__)
+
+SAMPLERS: dict[str, type[BaseSampler]] = {
+    "tpe": TPESampler,
+    "random": RandomSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "gp": GPSampler,
+}
+# Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
+_TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence warnings that say heartbeat and ask/tell are experimental or meant for optimize()."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
+
+
+class OptunaSweep(Sweeper):
+    def __init__(
+        self,
+        *,
+        sampler: DictConfig,
+        pruner: DictConfig,
+        n_trials: int,
+        n_jobs: int,
+        direction: Any,
+        study_name: str | None,
+        storage: str | None,
+        heartbeat_interval: int | None,
+        grace_period: int | None,
+        max_retries: int,
+        params: DictConfig | None,
+    ) -> None:
+        if n_trials < 1 or n_jobs < 1:
+            raise GenreError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be at least 1.")
+        self.sampler_cfg = OmegaConf.to_container(sampler)
+        self.pruner_cfg = OmegaConf.to_container(pruner)
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.direction = getattr(direction, "name", str(direction))
+        self.study_name = study_name
+        self.storage_url = normalize_storage(storage, Path.cwd())
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.max_retries = max_retries
+        self.params: Mapping[str, Any] = OmegaConf.to_container(params) if params else {}
+        self.job_idx = 0
+
+    def setup(
+        self,
+        *,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        config: DictConfig,
+    ) -> None:
+        if OmegaConf.select(config, "optuna") is None:
+            raise GenreError("The task config needs an `optuna:` block (study_name, storage, "
+                             "trial_id, all null) for the sweeper to fill in.")
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        space = parse_search_space(self.params, arguments, parser)
+        sampler, n_trials = self._sampler(space)
+        storage = self._storage()
+        study, created = self._study(storage, sampler)
+        self._save_multirun_config()
+        run = StudyRun.open(self.config, study, created, self._description(space, n_trials))
+        try:
+            returns = self._loop(study, storage, space, n_trials, run)
+        except BaseException as e:
+            if run is not None:
+                run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+            raise
+        if run is not None:
+            run.log_summary(study)
+            run.end("FINISHED")
+        print_summary(study, self.config, Path(self.config.hydra.sweep.dir))
+        return returns
+
+    def _loop(
+        self,
+        study: optuna.Study,
+        storage: BaseStorage,
+        space: SearchSpace,
+        n_trials: int,
+        run: StudyRun | None,
+    ) -> list[Sequence[JobReturn]]:
+        returns: list[Sequence[JobReturn]] = []
+        while (batch_size := min(self.n_jobs, self._missing(study, n_trials))) > 0:
+            with _quiet_optuna():
+                trials = [study.ask(space.distributions) for _ in range(batch_size)]
+            batch = [
+                space.overrides(trial.params) + self._contract(study, trial, run)
+                for trial in trials
+            ]
+            log.info("Launching trials %s", ", ".join(str(t.number) for t in trials))
+            results = self._launch(study, storage, trials, batch)
+            for trial, result in zip(trials, results, strict=True):
+                self._tell(study, trial, result)
+            returns.append(results)
+        return returns
+
+    def _launch(
+        self,
+        study: optuna.Study,
+        storage: BaseStorage,
+        trials: list[optuna.Trial],
+        batch: list[list[str]],
+    ) -> Sequence[JobReturn]:
+        try:
+            self.validate_batch_is_legal(batch)
+        except Exception:
+            for trial in trials:  # the overrides cannot make a config: running them again won't
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        ids = [trial._trial_id for trial in trials]
+        try:
+            # The sweeper beats for its batch too: a sequential launcher holds asked trials
+            # before and after their jobs run, and they must not look dead to other workers.
+            with Heartbeat(storage, ids, self.heartbeat_interval):
+                results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
+        except BaseException:
+            self._requeue(study, trials)
+            raise
+        self.job_idx += len(results)
+        return results
+
+    def _tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
+        state, values = _outcome(trial.number, result)
+        try:
+            study.tell(trial, values, state=state, skip_if_finished=True)
+        except RuntimeError as e:
+            # GridSampler calls study.stop() when its grid is used up; that only works inside
+            # study.optimize(), but the trial's state is stored before the error.
+            if "Study.stop" not in str(e):
+                raise
+
+    def _requeue(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
+        """Fail the batch's unfinished trials and queue their parameters again, so that a
+        rerun after Ctrl-C or a launcher crash runs them first."""
+        log.warning("Sweep interrupted; trials %s will run again on resume",
+                    ", ".join(str(t.number) for t in trials))
+        with _quiet_optuna():
+            retry = RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)
+            for trial in trials:
+                if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                    retry(study, study._storage.get_trial(trial._trial_id))
+
+    def _missing(self, study: optuna.Study, n_trials: int) -> int:
+        """How many trials this worker still has to ask; other workers' running ones count."""
+        with _quiet_optuna():
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        taken = [t for t in trials if t.state in _TAKEN and t.number not in retried]
+        return n_trials - len(taken)
+
+    def _contract(
+        self, study: optuna.Study, trial: optuna.Trial, run: StudyRun | None
+    ) -> list[str]:
+        """The overrides that tell a job which trial it runs (see genre.study.job_trial)."""
+        values: dict[str, Any] = {
+            "optuna.study_name": study.study_name,
+            "optuna.storage": self.storage_url,
+            "optuna.trial_id": trial._trial_id,
+        }
+        if run is not None:
+            values["mlflow.parent_run_id"] = run.run_id
+        return [f"{key}={format_value(value)}" for key, value in values.items()]
+
+    def _sampler(self, space: SearchSpace) -> tuple[BaseSampler, int]:
+        """The configured sampler, and n_trials capped at the grid's size for the grid sampler."""
+        kwargs = dict(self.sampler_cfg)
+        name = kwargs.pop("name")
+        with _quiet_optuna():
+            if name == "grid":
+                grid = space.grid()
+                size = math.prod(len(values) for values in grid.values())
+                if size < self.n_trials:
+                    log.info("The grid has %d points: n_trials lowered to %d", size, size)
+                return optuna.samplers.GridSampler(grid, **kwargs), min(size, self.n_trials)
+            if name not in SAMPLERS:
+                raise GenreError(f"Unknown sampler {name!r}; choose one of grid, "
+                                 f"{', '.join(SAMPLERS)}.")
+            try:
+                return SAMPLERS[name](**kwargs), self.n_trials
+            except ImportError as e:
+                raise GenreError(f"The {name} sampler needs a missing package: {e}") from e
+
+    def _storage(self) -> BaseStorage:
+        try:
+            return open_storage(
+                self.storage_url,
+                heartbeat_interval=self.heartbeat_interval,
+                grace_period=self.grace_period,
+                max_retries=self.max_retries,
+            )
+        except Exception as e:
+            raise GenreError(
+                f"Cannot open the Optuna storage {display_storage(self.storage_url)}: {e}"
+            ) from e
+
+    def _study(self, storage: BaseStorage, sampler: BaseSampler) -> tuple[optuna.Study, bool]:
+        """Create the study, or load it to resume; True when this worker created it."""
+        name = self._study_name()
+        pruner = make_pruner(self.pruner_cfg)
+        try:
+            study = optuna.create_study(
+                storage=storage, study_name=name, sampler=sampler, pruner=pruner,
+                direction=self.direction,
+            )
+            created = True
+        except DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
+                                      pruner=pruner)
+            created = False
+            if study.direction.name.lower() != self.direction:
+                raise GenreError(
+                    f"Study {name!r} already exists and {study.direction.name.lower()}s; "
+                    "pick another hydra.sweeper.study_name or the same direction."
+                ) from None
+        # What the jobs need to prune and beat; see genre.study.job_trial.
+        settings = {"pruner": self.pruner_cfg, "heartbeat_interval": self.heartbeat_interval}
+        study.set_user_attr(SETTINGS_ATTR, settings)
+        log.info("Study %r in %s (%s): %d trials so far", name,
+                 display_storage(self.storage_url), "new" if created else "resumed",
+                 len(study.trials))
+        return study, created
+
+    def _study_name(self) -> str:
+        if self.study_name:
+            return self.study_name
+        sweep_file = OmegaConf.select(self.config, "hydra.runtime.choices.sweeps")
+        return str(sweep_file or self.config.hydra.job.name)
+
+    def _description(self, space: SearchSpace, n_trials: int) -> dict[str, Any]:
+        return {
+            "n_trials": n_trials,
+            "n_jobs": self.n_jobs,
+            "direction": self.direction,
+            "storage": display_storage(self.storage_url),
+            "sampler": self.sampler_cfg,
+            "pruner": self.pruner_cfg,
+            "params": {name: str(d) for name, d in space.distributions.items()},
+            "fixed": list(space.fixed.values()),
+            "objective": OmegaConf.select(self.config, "objective"),
+            "sweep_file": OmegaConf.select(self.config, "hydra.runtime.choices.sweeps"),
+        }
+
+    def _save_multirun_config(self) -> None:
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+
+
+def _outcome(number: int, result: JobReturn) -> tuple[TrialState, list[float] | None]:
+    """The trial state and value a job's result stands for."""
+    # Read directly: `return_value` would print "Error executing job" for a mere pruning.
+    if result.status == JobStatus.FAILED and isinstance(result._return_value, optuna.TrialPruned):
+        log.info("Trial %d pruned: %s", number, result._return_value)
+        return TrialState.PRUNED, None
+    try:
+        value = result.return_value  # raises what the job raised
+    except Exception as e:
+        log.warning("Trial %d failed: %s: %s", number, type(e).__name__, e, exc_info=e)
+        return TrialState.FAIL, None
+    objective = _finite(value)
+    if objective is None:
+        log.warning("Trial %d failed: it returned %r, not a finite number", number, value)
+        return TrialState.FAIL, None
+    log.info("Trial %d finished with value %s", number, objective)
+    return TrialState.COMPLETE, [objective]
+
+
+def _finite(value: Any) -> float | None:
+    """The job's return value as a finite float, or None: NaN, inf and non-numbers fail."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+

@@ -1,0 +1,285 @@
+"""MLflow's side of a sweep: one parent run per study with its setup, summary and plots, and the
+table of best trials printed at the end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from genre.errors import GenreError
+
+log = logging.getLogger(__name__)
+
+STUDY_TAG = "optuna.study_name"
+STORAGE_TAG = "optuna.storage"
+ROLE_TAG = "genre.role"
+PARENT_ATTR = "mlflow_parent_run_id"
+"""Study user attr naming the parent run, so that every worker and every resume reuses it."""
+RUN_ID_ATTR = "mlflow_run_id"
+"""Trial user attr the job sets to its own (child) run id."""
+TOP_TRIALS = 5
+# Another worker that has just created the study is creating the parent run; wait this long.
+_PARENT_WAIT_S = 30.0
+# An unreachable tracking server should fail in seconds, not after minutes of MLflow's retries.
+_FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+class StudyRun:
+    """The study's MLflow parent run; each trial's job logs a child run under it."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    @classmethod
+    def open(
+        cls, config: DictConfig, study: optuna.Study, created: bool, description: dict[str, Any]
+    ) -> StudyRun | None:
+        """Find the study's parent run (resume, other workers) or create it; None when the
+        task config has no `mlflow.tracking_uri`."""
+        uri = OmegaConf.select(config, "mlflow.tracking_uri")
+        if not uri:
+            log.info("No mlflow.tracking_uri in the config: the sweep is not tracked in MLflow")
+            return None
+        experiment = OmegaConf.select(config, "mlflow.experiment") or "Default"
+        try:
+            with _fail_fast():
+                client = MlflowClient(tracking_uri=uri)
+                experiment_id = _experiment_id(client, experiment)
+                storage = description["storage"]
+                run_id = _find_parent(
+                    client, experiment_id, study, storage, created
+                ) or _create_parent(client, experiment_id, study, storage)
+                client.update_run(run_id, status="RUNNING")
+        except Exception as e:
+            raise GenreError(
+                f"Cannot create the study's MLflow run at {uri} ({_first_line(e)}); start the "
+                "tracking server or fix mlflow.tracking_uri."
+            ) from e
+        run = cls(client, run_id)
+        run._log_setup(description)
+        log.info("MLflow parent run %s in experiment %r", run_id, experiment)
+        return run
+
+    def log_summary(self, study: optuna.Study) -> None:
+        """Trial counts, the best trial and the study's plots."""
+        trials = study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        metrics = {
+            "n_complete": len(complete),
+            "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "n_failed": sum(t.state == TrialState.FAIL for t in trials),
+        }
+        if complete:
+            best = study.best_trial
+            metrics |= {"best_value": best.value, "best_trial_number": best.number}
+            for name, value in best.params.items():
+                self.client.set_tag(self.run_id, f"best.{name}", str(value))
+            self.client.log_text(self.run_id, json.dumps(_describe(best), indent=2),
+                                 "best_trial.json")
+        for key, value in metrics.items():
+            self.client.log_metric(self.run_id, key, float(value), step=len(trials))
+        self._log_plots(study, complete)
+
+    def end(self, status: str) -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+    def _log_setup(self, description: dict[str, Any]) -> None:
+        tags = {
+            "optuna.direction": description["direction"],
+            "optuna.sampler": description["sampler"]["name"],
+            "optuna.pruner": description["pruner"]["name"],
+            "optuna.n_trials": description["n_trials"],
+            "optuna.objective": description["objective"],
+            "genre.sweep": description["sweep_file"],
+        }
+        for key, value in tags.items():
+            if value is not None:
+                self.client.set_tag(self.run_id, key, str(value))
+        self.client.log_text(self.run_id, yaml.safe_dump(description, sort_keys=False),
+                             "sweep.yaml")
+
+    def _log_plots(self, study: optuna.Study, complete: list[FrozenTrial]) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")  # headless: a sweep runs on servers and in CI
+        import matplotlib.pyplot as plt
+        from optuna.visualization import matplotlib as plots
+
+        makers: dict[str, Callable[[optuna.Study], Any]] = {
+            "optimization_history": plots.plot_optimization_history,
+            "parallel_coordinate": plots.plot_parallel_coordinate,
+            "param_importances": plots.plot_param_importances,
+        }
+        for name, make in makers.items():
+            reason = _why_no_plot(name, complete)
+            if reason is None:
+                try:
+                    with warnings.catch_warnings():  # matplotlib's and Optuna's chatter
+                        warnings.simplefilter("ignore")
+                        figure = make(study).figure
+                except Exception as e:  # a plot is a nicety; never fail a finished sweep for it
+                    reason = _first_line(e)
+                else:
+                    figure.tight_layout()
+                    self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
+                    plt.close(figure)
+            if reason is not None:
+                log.info("No %s plot: %s", name, reason)
+                self.client.set_tag(self.run_id, f"plots.{name}", f"skipped: {reason}")
+
+
+def print_summary(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
+    """Print the best trials and how to open the MLflow UI; save them in the sweep dir too."""
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    labels = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
+              TrialState.FAIL: "failed"}
+    counts = ", ".join(f"{sum(t.state == s for t in trials)} {label}"
+                       for s, label in labels.items())
+    objective = OmegaConf.select(config, "objective") or "objective"
+    direction = study.direction.name.lower()
+    lines = [f"Study {study.study_name!r}: {len(trials)} trials ({counts})."]
+    if complete:
+        ranked = sorted(complete, key=lambda t: t.value or 0.0,
+                        reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
+        lines.append(f"Best trials ({direction} {objective}):")
+        lines += _table(ranked[:TOP_TRIALS])
+        _save_results(study, sweep_dir)
+    uri = OmegaConf.select(config, "mlflow.tracking_uri")
+    if uri:
+        lines.append(f"MLflow UI: {uri}" if uri.startswith(("http://", "https://"))
+                     else f"MLflow UI: mlflow ui --backend-store-uri {uri}")
+    print("\n".join(lines), flush=True)
+
+
+def _table(trials: list[FrozenTrial]) -> list[str]:
+    rows = [("rank", "trial", "value", "mlflow run", "params")]
+    for rank, trial in enumerate(trials, start=1):
+        params = " ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        run_id = trial.user_attrs.get(RUN_ID_ATTR, "-")
+        rows.append((str(rank), str(trial.number), f"{trial.value:.6g}", run_id, params))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
+            for row in rows]
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _save_results(study: optuna.Study, sweep_dir: Path) -> None:
+    # The published hydra-optuna-sweeper's file, for scripts that read it.
+    results = {"name": "genre_optuna", "study_name": study.study_name,
+               "best_params": study.best_params, "best_value": study.best_value}
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results))
+
+
+def _why_no_plot(name: str, complete: list[FrozenTrial]) -> str | None:
+    if not complete:
+        return "no complete trials"
+    varying = [p for p in complete[0].params if len({repr(t.params.get(p)) for t in complete}) > 1]
+    if name == "parallel_coordinate" and not complete[0].params:
+        return "the search space is empty"
+    if name == "param_importances" and (len(complete) < 2 or not varying):
+        return "needs 2 or more complete trials whose parameters differ"
+    return None
+
+
+def _describe(trial: FrozenTrial) -> dict[str, Any]:
+    return {"number": trial.number, "value": trial.value, "params": trial.params,
+            RUN_ID_ATTR: trial.user_attrs.get(RUN_ID_ATTR)}
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # another worker created it just now
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def _find_parent(
+    client: MlflowClient, experiment_id: str, study: optuna.Study, storage: str, created: bool
+) -> str | None:
+    run_id = _parent_from_study(client, study) or _parent_from_tags(
+        client, experiment_id, study.study_name, storage
+    )
+    if run_id or created or study.trials:
+        return run_id
+    # A study with no trials that this worker did not create was created a moment ago by
+    # another worker, which creates the parent run next: wait for it rather than make a second.
+    deadline = time.monotonic() + _PARENT_WAIT_S
+    while run_id is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        run_id = _parent_from_study(client, study)
+    return run_id
+
+
+def _parent_from_study(client: MlflowClient, study: optuna.Study) -> str | None:
+    run_id = study.user_attrs.get(PARENT_ATTR)
+    if run_id is None:
+        return None
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:  # the study was tracked in another MLflow store
+        return None
+    return run_id if run.data.tags.get(STUDY_TAG) == study.study_name else None
+
+
+def _parent_from_tags(
+    client: MlflowClient, experiment_id: str, study_name: str, storage: str
+) -> str | None:
+    query = (f"tags.`{STUDY_TAG}` = '{study_name}' and tags.`{STORAGE_TAG}` = '{storage}' "
+             f"and tags.`{ROLE_TAG}` = 'study'")
+    runs = client.search_runs([experiment_id], query, order_by=["attributes.start_time ASC"])
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    return parents[0].info.run_id if parents else None
+
+
+def _create_parent(
+    client: MlflowClient, experiment_id: str, study: optuna.Study, storage: str
+) -> str:
+    tags = {STUDY_TAG: study.study_name, STORAGE_TAG: storage, ROLE_TAG: "study"}
+    run = client.create_run(experiment_id, run_name=f"study {study.study_name}", tags=tags)
+    study.set_user_attr(PARENT_ATTR, run.info.run_id)
+    return run.info.run_id
+
+
+@contextmanager
+def _fail_fast() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in _FAIL_FAST_ENV}
+    os.environ.update(_FAIL_FAST_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]

@@ -1,0 +1,320 @@
+"""The genre_optuna sweeper: search-space parsing, and real sweeps of the toy Hydra app in
+tests/sweeper_app run as subprocesses against SQLite, journal and PostgreSQL storages."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from genre.errors import GenreError
+from genre.study import Heartbeat, display_storage, normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse_search_space
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "tests" / "sweeper_app" / "app.py"
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+# --- search space -------------------------------------------------------------------------
+
+
+def test_published_example_space_parses_to_optuna_distributions() -> None:
+    space = parse_search_space(
+        {
+            "x": "range(-5.5, 5.5, step=0.5)",
+            "y": "choice(-5, 0, 5)",
+            "z": "tag(log, interval(0.001, 1))",
+            "n": "int(interval(1, 10))",
+            "w": "tag(log, int(interval(1, 100)))",
+            "u": "interval(0, 1)",
+            "r": "range(1, 4)",
+            "kind": "mel,stft",
+            "f_max": "4000,8000,null",
+            "seed": 3,
+        },
+        [],
+    )
+    assert space.distributions == {
+        "x": FloatDistribution(-5.5, 5.5, step=0.5),
+        "y": CategoricalDistribution([-5, 0, 5]),
+        "z": FloatDistribution(0.001, 1.0, log=True),
+        "n": IntDistribution(1, 10),
+        "w": IntDistribution(1, 100, log=True),
+        "u": FloatDistribution(0.0, 1.0),
+        "r": IntDistribution(1, 4),
+        "kind": CategoricalDistribution(["mel", "stft"]),
+        "f_max": CategoricalDistribution([4000, 8000, None]),
+    }
+    assert space.fixed == {"seed": "seed=3"}
+
+
+def test_command_line_overrides_win_and_fixed_ones_pass_through() -> None:
+    space = parse_search_space({"y": "choice(1, 2)", "f": None}, ["y=3,4", "~old", "+new=x y"])
+    assert space.distributions == {"y": CategoricalDistribution([3, 4])}
+    assert space.overrides({"y": 4}) == ["y=4", "f=null", "~old", "+new=x y"]
+
+
+def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
+    space = parse_search_space({"x": "range(0, 1, step=0.25)", "k": "a,null", "n": "range(1, 3)"}, [])
+    assert space.grid() == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "k": ["a", None], "n": [1, 2, 3]}
+    with pytest.raises(GenreError, match="continuous"):
+        parse_search_space({"lr": "tag(log, interval(0.001, 1))"}, []).grid()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, 512, 0.001, "mel", "null", "512", "true", "a b", "it's", "x:y",
+     "sqlite:////tmp/optuna.db", "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable"],
+)
+def test_values_round_trip_through_hydra_overrides(value: object) -> None:
+    space = parse_search_space({}, [f"key={format_value(value)}"])
+    parsed = parse_search_space({}, [f"key={format_value(value)},other"])
+    assert space.fixed["key"] == f"key={format_value(value)}"
+    assert parsed.distributions["key"].choices[0] == value  # type: ignore[attr-defined]
+    assert type(parsed.distributions["key"].choices[0]) is type(value)  # type: ignore[attr-defined]
+
+
+def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) -> None:
+    assert normalize_storage(None, tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
+    assert normalize_storage("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path}/a/b.db"
+    assert normalize_storage("runs.log", tmp_path) == f"journal:{tmp_path}/runs.log"
+    assert normalize_storage("journal:/srv/j", tmp_path) == "journal:/srv/j"
+    url = normalize_storage("postgresql+psycopg2://me:secret@db:5432/optuna", tmp_path)
+    assert url == "postgresql+psycopg2://me:secret@db:5432/optuna"
+    assert "secret" not in display_storage(url)
+    with pytest.raises(GenreError, match="in-memory"):
+        normalize_storage("sqlite://", tmp_path)
+
+
+# --- sweeps of the toy app ----------------------------------------------------------------
+
+
+def sweep_command(*overrides: str) -> list[str]:
+    return [sys.executable, str(APP), "-m", *overrides]
+
+
+def sweep_env() -> dict[str, str]:
+    # The project need not be pip-installed: Hydra finds hydra_plugins/ on PYTHONPATH too.
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    # MLflow's usage telemetry waits seconds at exit for a server that a sandbox cannot reach.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def run_sweep(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(sweep_command(*overrides), cwd=cwd, env=sweep_env(),
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def load_trials(cwd: Path, study: str, storage: str = "sqlite:///optuna.db") -> list[FrozenTrial]:
+    url = normalize_storage(storage, cwd)
+    return optuna.load_study(study_name=study, storage=open_storage(url)).get_trials()
+
+
+def states(trials: list[FrozenTrial]) -> list[TrialState]:
+    return [t.state for t in trials]
+
+
+def runs_of(cwd: Path, experiment: str = "toy") -> list[Run]:
+    client = MlflowClient(f"sqlite:///{cwd}/mlflow.db")
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None
+    return client.search_runs([found.experiment_id])
+
+
+def parents(runs: list[Run]) -> list[Run]:
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated MLflow store: creating one takes seconds, copying it doesn't."""
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, mlflow_db: Path) -> Path:
+    """The directory a sweep runs in: optuna.db and mlflow.db land here by default."""
+    shutil.copy(mlflow_db, tmp_path / "mlflow.db")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_db: Path) -> Path:
+    """The toy grid sweep run for 4 trials, then run again with n_trials=8 to resume."""
+    cwd = tmp_path_factory.mktemp("grid")
+    shutil.copy(mlflow_db, cwd / "mlflow.db")
+    first = run_sweep(cwd, "sweeps=toy", "hydra.sweeper.n_trials=4")
+    assert len(load_trials(cwd, "toy")) == 4, first.stdout
+    second = run_sweep(cwd, "sweeps=toy", "hydra.sweeper.n_trials=8")
+    (cwd / "second.out").write_text(second.stdout)
+    return cwd
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(grid_sweep: Path) -> None:
+    trials = load_trials(grid_sweep, "toy")
+    for trial in trials:
+        failing = trial.params["kind"] in ("boom", "diverge")
+        assert trial.state == (TrialState.FAIL if failing else TrialState.COMPLETE)
+    assert TrialState.FAIL in states(trials) and TrialState.COMPLETE in states(trials)
+
+
+def test_rerun_resumes_the_study_up_to_n_trials(grid_sweep: Path) -> None:
+    trials = load_trials(grid_sweep, "toy")
+    assert len(trials) == 8
+    # The grid sampler visits every point once across both invocations.
+    assert len({(t.params["x"], t.params["kind"]) for t in trials}) == 8
+    table = (grid_sweep / "second.out").read_text()
+    assert "Best trials (maximize val/score)" in table
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in table
+
+
+def test_trials_are_mlflow_children_of_one_study_run(grid_sweep: Path) -> None:
+    runs = runs_of(grid_sweep)
+    [parent] = parents(runs)
+    assert parent.data.tags["optuna.study_name"] == "toy"
+    assert parent.info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 8
+    by_id = {r.info.run_id: r for r in children}
+    for trial in load_trials(grid_sweep, "toy"):
+        child = by_id[trial.user_attrs["mlflow_run_id"]]
+        assert child.data.tags["optuna.trial_number"] == str(trial.number)
+        # A diverged job ends normally; only the sweeper judges its NaN a failure.
+        raised = trial.params["kind"] == "boom"
+        assert child.info.status == ("FAILED" if raised else "FINISHED")
+
+
+def test_study_run_holds_summary_and_plots(grid_sweep: Path) -> None:
+    [parent] = parents(runs_of(grid_sweep))
+    trials = load_trials(grid_sweep, "toy")
+    best = max((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value or 0)
+    assert parent.data.metrics["best_value"] == pytest.approx(best.value)
+    assert parent.data.metrics["n_failed"] == states(trials).count(TrialState.FAIL)
+    assert parent.data.tags["best.kind"] == best.params["kind"]
+    client = MlflowClient(f"sqlite:///{grid_sweep}/mlflow.db")
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert plots == {f"plots/{name}.png" for name in
+                     ("optimization_history", "parallel_coordinate", "param_importances")}
+    top = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"sweep.yaml", "best_trial.json"} <= top
+
+
+def test_median_pruner_prunes_with_a_journal_storage(workdir: Path) -> None:
+    run_sweep(workdir, "sweeps=prune", "hydra.sweeper.storage=optuna.log")
+    trials = load_trials(workdir, "prune", "optuna.log")
+    assert len(trials) == 8
+    assert TrialState.PRUNED in states(trials)
+    assert set(states(trials)) <= {TrialState.COMPLETE, TrialState.PRUNED}
+    pruned = [r for r in runs_of(workdir) if r.data.tags.get("trial_state") == "PRUNED"]
+    assert len(pruned) == states(trials).count(TrialState.PRUNED)
+    assert {r.info.status for r in pruned} == {"KILLED"}
+
+
+def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> None:
+    url = normalize_storage(None, workdir)
+    study = optuna.create_study(study_name="stale", storage=open_storage(url),
+                                direction="maximize")
+    study.enqueue_trial({"x": 0.3, "kind": "b"})
+    space = {"x": FloatDistribution(0, 1), "kind": CategoricalDistribution(["a", "b"])}
+    dead = study.ask(space)
+    with Heartbeat(open_storage(url), [dead._trial_id], interval=1):
+        pass  # one beat, then the "process" dies
+    time.sleep(2.5)  # past the grace period of 1 s
+
+    run_sweep(workdir, "x=interval(0, 1)", "kind=a,b", "hydra/sweeper/sampler=random",
+              "hydra.sweeper.study_name=stale", "hydra.sweeper.n_trials=3",
+              "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=1")
+    trials = load_trials(workdir, "stale")
+    assert states(trials) == [TrialState.FAIL] + [TrialState.COMPLETE] * 3
+    retry = trials[1]
+    assert retry.system_attrs["failed_trial"] == dead.number
+    assert retry.params == {"x": 0.3, "kind": "b"}
+
+
+def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> None:
+    proc = subprocess.run(sweep_command("sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9"),
+                          cwd=workdir, env=sweep_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "Cannot create the study's MLflow run at http://127.0.0.1:9" in proc.stderr
+    assert "fix mlflow.tracking_uri" in proc.stderr
+
+
+# --- many workers on PostgreSQL -----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1, run as the `postgres` user when we are root
+    (initdb refuses root)."""
+    if not PG_BIN_DIRS:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user to run initdb as")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    # Not pytest's tmp_path: its parents are closed to the postgres user.
+    home = Path(tempfile.mkdtemp(prefix="genre-pg-"))
+    if as_user:
+        shutil.chown(home, "postgres")
+    pg = PG_BIN_DIRS[0]
+    port = free_port()
+    subprocess.run([*as_user, pg / "initdb", "-D", home / "data", "-U", "postgres",
+                    "--auth=trust", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_user, pg / "pg_ctl", "-D", home / "data", "-l", home / "log", "-w",
+                    "-o", f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) -> None:
+    overrides = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none",
+                 "hydra.sweeper.study_name=workers", "hydra.sweeper.n_trials=8",
+                 f"hydra.sweeper.storage={postgres_url}", "epochs=2", "epoch_seconds=0.5")
+    workers = [subprocess.Popen(sweep_command(*overrides, f"hydra.sweep.dir=multirun/w{i}"),
+                                cwd=workdir, env=sweep_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outputs = [worker.communicate(timeout=180)[0] for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+
+    trials = load_trials(workdir, "workers", postgres_url)
+    # Two workers that check the count at the same moment may each add the last trial.
+    assert 8 <= len(trials) <= 9
+    assert set(states(trials)) == {TrialState.COMPLETE}
+    assert len({t.user_attrs["pid"] for t in trials}) == 2, "both workers should run trials"
+    runs = runs_of(workdir)
+    [parent] = parents(runs)
+    assert len(runs) == len(trials) + 1

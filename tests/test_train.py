@@ -1,0 +1,142 @@
+"""`python -m genre.train` run as a user runs it, into a temporary SQLite MLflow store that is then
+read back; and its one-sentence errors for bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+import yaml
+from conftest import run_module, tone, write_genre_folder
+
+TINY = [
+    "data.clip_seconds=3",
+    "data.chunk_seconds=1",
+    "data.eval_crops=2",
+    "data.batch_size=8",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "features.n_mels=32",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_folder, tmp_path_factory):
+    """One real training run on real wav/mp3 files, plus one unusable file in the dataset."""
+    root = tmp_path_factory.mktemp("data")
+    shutil.copytree(tiny_folder, root, dirs_exist_ok=True)
+    (root / "Low" / "broken.mp3").write_text("not audio")
+    work = tmp_path_factory.mktemp("work")
+    uri = f"sqlite:///{work}/mlflow.db"
+    result = run_module(
+        "genre.train",
+        "data=folder",
+        f"data.root={root}",
+        "model=cnn3",
+        "seed=3",
+        f"mlflow.tracking_uri={uri}",
+        "mlflow.experiment=e2e",
+        *TINY,
+        cwd=work,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    mlflow.set_tracking_uri(uri)
+    (run,) = mlflow.search_runs(experiment_names=["e2e"], output_format="list")
+    return run, result, work
+
+
+def test_run_is_finished_with_params_and_tags(trained):
+    run, _, _ = trained
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["data.source"] == "folder"
+    assert params["model._target_"] == "genre.models.CNN3"
+    assert params["features.n_mels"] == "32"
+    assert params["seed"] == "3"
+    tags = run.data.tags
+    assert (
+        len(tags["mlflow.source.git.commit"]) == 40 or tags["mlflow.source.git.commit"] == "unknown"
+    )
+    assert len(tags["data.fingerprint"]) == 20
+
+
+def test_metrics_per_epoch_and_test(trained):
+    run, _, _ = trained
+    client = mlflow.MlflowClient()
+    history = client.get_metric_history(run.info.run_id, "val/macro_f1")
+    assert [m.step for m in history] == [0, 1]
+    for name in (
+        "train/loss",
+        "val/loss",
+        "val/acc",
+        "val/balanced_acc",
+        "test/acc",
+        "test/macro_f1",
+        "test/balanced_acc",
+        "test/loss",
+        "test/f1/Low",
+        "best_val/macro_f1",
+    ):
+        assert name in run.data.metrics, name
+    assert 0.0 <= run.data.metrics["test/acc"] <= 1.0
+    assert run.data.metrics["best_val/macro_f1"] == max(m.value for m in history)
+
+
+def test_artifacts_config_figures_report_model(trained, tmp_path):
+    run, _, _ = trained
+    client = mlflow.MlflowClient()
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "confusion_matrix.png", "per_class.csv", "data"} <= names
+    config = yaml.safe_load(
+        Path(client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path))).read_text()
+    )
+    assert config["data"]["chunk_seconds"] == 1
+    assert config["features"]["kind"] == "mel"
+    rejected = Path(client.download_artifacts(run.info.run_id, "data/rejected.csv", str(tmp_path)))
+    assert "broken.mp3" in rejected.read_text()
+    per_class = Path(client.download_artifacts(run.info.run_id, "per_class.csv", str(tmp_path)))
+    assert per_class.read_text().splitlines()[0].startswith("genre,precision,recall,f1-score")
+    png = Path(client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(tmp_path)))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
+    assert model.genres == ["High", "Low", "Mid"]
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(tone(1.0, 16000, 440.0))[None])
+    assert logits.shape == (1, 3)
+
+
+def test_checkpoint_kept_in_the_run_folder(trained):
+    _, _, work = trained
+    assert len(list(work.glob("outputs/*/*/checkpoints/best.ckpt"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data=folder", "data.root=/no/such/folder"], "does not exist"),
+        (["data=folder"], "data.root is not set"),
+        (["data=csv", "data.root={tmp}/clips.csv"], "lacks column(s) genre"),
+        (["data=folder", "data.root={tmp}/empty"], "No audio files found"),
+        (["data=folder", "data.root={tmp}/one"], "has only 1 clip"),
+        (["features.kind=cqt"], "Unknown features.kind 'cqt'"),
+        (["model=vgg"], "Could not find 'model/vgg'"),
+        (["data.batchsize=3"], "Could not override 'data.batchsize'"),
+    ],
+)
+def test_bad_input_is_one_clear_sentence(tmp_path, args, message):
+    (tmp_path / "empty" / "Jazz").mkdir(parents=True)
+    (tmp_path / "clips.csv").write_text("path,style\na.wav,Jazz\n")
+    write_genre_folder(tmp_path / "one", {"A": 300.0, "B": 600.0}, clips=3, seconds=1.5)
+    for extra in (tmp_path / "one" / "B").iterdir():
+        if extra.name != "clip 0.wav":
+            extra.unlink()
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = run_module(
+        "genre.train", *args, *TINY, f"mlflow.tracking_uri=sqlite:///{tmp_path}/m.db", cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
