@@ -65,19 +65,29 @@ def open_store(uri: str) -> mlflow.MlflowClient:
             f"No MLflow store at {uri} ({local} does not exist): pass --tracking-uri or set "
             "MLFLOW_TRACKING_URI."
         )
-    mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient(uri)
     saved = {name: os.environ.get(name) for name in PROBE_ENV}
     os.environ.update({k: v for k, v in PROBE_ENV.items() if saved[k] is None})
     try:
+        client = mlflow.MlflowClient(uri)
         client.search_experiments(max_results=1)
-    except Exception as exc:  # any failure here (HTTP, database driver, ...) means the same
-        raise GenreError(f"Cannot reach the MLflow store at {uri}: {first_line(exc)}.") from exc
+    except Exception as exc:  # any failure here (scheme, HTTP, database driver) means the same
+        raise GenreError(
+            f"Cannot reach the MLflow store at {without_password(uri)}: {first_line(exc)}."
+        ) from exc
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
+    mlflow.set_tracking_uri(uri)
     return client
+
+
+def without_password(uri: str) -> str:
+    """``uri`` fit for a message: a database URL's password masked."""
+    parts = urlparse(uri)
+    if parts.password is None:
+        return uri
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def get_run(client: mlflow.MlflowClient, run_id: str) -> Run:
@@ -86,8 +96,8 @@ def get_run(client: mlflow.MlflowClient, run_id: str) -> Run:
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise GenreError(
-                f"No run {run_id} in the MLflow store at {client.tracking_uri}: check the id "
-                "(python -m genre.compare lists runs) and --tracking-uri."
+                f"No run {run_id} in the MLflow store at {without_password(client.tracking_uri)}: "
+                "check the id (python -m genre.compare lists runs) and --tracking-uri."
             ) from exc
         raise GenreError(f"Cannot read run {run_id}: {first_line(exc)}.") from exc
 

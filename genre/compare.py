@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from genre.cli import add_tracking_uri, get_run, open_store, user_errors
+from genre.cli import add_tracking_uri, get_run, open_store, user_errors, without_password
 from genre.errors import GenreError
 
 # Params that say where and how fast a run went, not what it trained: they differ between
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if experiment is None:
         names = sorted(e.name for e in client.search_experiments())
         raise GenreError(
-            f"No experiment '{args.experiment}' at {args.tracking_uri}; there are: "
+            f"No experiment '{args.experiment}' at {without_password(args.tracking_uri)}; "
+            "there are: "
             f"{', '.join(names) or 'none'}."
         )
     where = f"experiment '{args.experiment}'"

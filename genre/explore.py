@@ -46,6 +46,7 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     data = GenreDataModule(cfg.data)
     cache = data.load()
     clips = data.clips
+    row = example_row(clips, cfg.example_clip)
     notes: list[str] = []
 
     figures = {"class_distribution": class_distribution(clips)}
@@ -53,36 +54,14 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     if len(clips) > cfg.max_clips:
         sample = clips.sample(n=int(cfg.max_clips), random_state=int(cfg.seed)).sort_index()
         notes.append(f"projections use a random sample of {len(sample)} of {len(clips)} clips")
-    spectrogram = feature_layer(cfg.features, int(cfg.data.sample_rate))
+    spectrogram = feature_layer(cfg.features, int(cfg.data.sample_rate), kind="mel", scale="db")
     features = mean_log_mel(spectrogram, cache.audio, sample, int(cfg.data.sample_rate))
     labels = sample["genre"].to_numpy()
     scaled = StandardScaler().fit_transform(features)
     subtitle = f"per-clip mean log-mel, {len(sample)} clips"
 
-    pca = PCA(n_components=min(3, *scaled.shape)).fit(scaled)
-    axes = [
-        f"PC {i + 1} ({share:.0%} of variance)"
-        for i, share in enumerate(pca.explained_variance_ratio_)
-    ]
-    figures["projection_pca"] = projection(pca.transform(scaled), labels, "PCA", axes, subtitle)
-    # Fitted on every clip shown, test clips included: this pictures how separable the genres
-    # are, it measures nothing.
-    n_lda = min(3, len(set(labels)) - 1, scaled.shape[1])
-    lda = LinearDiscriminantAnalysis(n_components=n_lda).fit(scaled, labels)
-    axes = [f"LD {i + 1}" for i in range(n_lda)]
-    figures["projection_lda"] = projection(lda.transform(scaled), labels, "LDA", axes, subtitle)
-    if n_lda < 3:
-        notes.append(f"LDA has {n_lda} axes with {len(set(labels))} genres: no 3-D view")
-    try:
-        import umap
-    except ImportError:
-        notes.append("UMAP skipped: install the explore extra (pip install umap-learn)")
-    else:
-        embedding = umap.UMAP(n_components=3, random_state=int(cfg.seed)).fit_transform(scaled)
-        axes = [f"UMAP {i + 1}" for i in range(3)]
-        figures["projection_umap"] = projection(embedding, labels, "UMAP", axes, subtitle)
-
-    row = example_row(clips, cfg.example_clip)
+    projections, variance_2d = projection_figures(scaled, labels, int(cfg.seed), subtitle, notes)
+    figures.update(projections)
     figures["spectrograms"] = spectrogram_figure(
         cfg.features, int(cfg.data.sample_rate), cache.audio, clips, row
     )
@@ -104,7 +83,7 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
                 "n_clips": len(clips),
                 "n_rejected": len(cache.rejected),
                 "n_genres": int(clips["genre"].nunique()),
-                "pca_variance_2d": float(pca.explained_variance_ratio_[:2].sum()),
+                "pca_variance_2d": variance_2d,
             }
         )
         mlflow.log_artifacts(str(output_dir), "explore")
@@ -113,6 +92,48 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     for note in notes:
         print(f"note: {note}")
     print(f"figures in {output_dir}")
+
+
+def projection_figures(
+    scaled: np.ndarray, labels: np.ndarray, seed: int, subtitle: str, notes: list[str]
+) -> tuple[dict[str, plt.Figure], float]:
+    """PCA, LDA and (where installed) UMAP figures of the standardised features, and the share
+    of variance PCA's first two axes keep; what is left out is said in ``notes``."""
+    figures: dict[str, plt.Figure] = {}
+    pca = PCA(n_components=min(3, *scaled.shape)).fit(scaled)
+    axes = [
+        f"PC {i + 1} ({share:.0%} of variance)"
+        for i, share in enumerate(pca.explained_variance_ratio_)
+    ]
+    figures["projection_pca"] = projection(pca.transform(scaled), labels, "PCA", axes, subtitle)
+    # Fitted on every clip shown, test clips included: this pictures how separable the genres
+    # are, it measures nothing.
+    n_genres = len(set(labels))
+    n_lda = min(3, n_genres - 1, scaled.shape[1])
+    if n_lda < 2:
+        notes.append(f"LDA skipped: {n_genres} genres give it {n_lda} axis, too few to draw")
+    else:
+        lda = LinearDiscriminantAnalysis(n_components=n_lda).fit(scaled, labels)
+        axes = [f"LD {i + 1}" for i in range(n_lda)]
+        figures["projection_lda"] = projection(lda.transform(scaled), labels, "LDA", axes, subtitle)
+        if n_lda < 3:
+            notes.append(f"LDA has {n_lda} axes with {n_genres} genres: no 3-D view")
+    try:
+        import umap
+    except ImportError:
+        notes.append("UMAP skipped: install the explore extra (pip install umap-learn)")
+    else:
+        # Two embeddings: unlike PCA's and LDA's axes, a 3-D UMAP's first two axes are no 2-D
+        # UMAP. Seeded, hence single-threaded (n_jobs=1 says so and keeps UMAP quiet).
+        embeddings = [
+            umap.UMAP(n_components=n, random_state=seed, n_jobs=1).fit_transform(scaled)
+            for n in (2, 3)
+        ]
+        axes = [f"UMAP {i + 1}" for i in range(3)]
+        figures["projection_umap"] = projection(
+            embeddings[0], labels, "UMAP", axes, subtitle, cube_points=embeddings[1]
+        )
+    return figures, float(pca.explained_variance_ratio_[:2].sum())
 
 
 def feature_layer(features: DictConfig, sample_rate: int, **changes: object) -> Spectrogram:
@@ -175,24 +196,30 @@ def class_distribution(clips: pd.DataFrame) -> plt.Figure:
 
 
 def projection(
-    points: np.ndarray, labels: np.ndarray, method: str, axes: list[str], subtitle: str
+    points: np.ndarray,
+    labels: np.ndarray,
+    method: str,
+    axes: list[str],
+    subtitle: str,
+    cube_points: np.ndarray | None = None,
 ) -> plt.Figure:
-    """The first two axes in 2-D and, where there are three, all three in 3-D; one legend
-    outside both panels so it hides no point."""
+    """The first two axes of ``points`` in 2-D and, where there are three (or ``cube_points``
+    are given), three in 3-D; one legend outside both panels, so it hides no point."""
     genres = sorted(set(labels))
     colours = genre_colours(genres)
-    three = points.shape[1] >= 3
-    fig = plt.figure(figsize=(12 if three else 7, 5.2), layout="constrained")
-    flat = fig.add_subplot(1, 2 if three else 1, 1)
-    cube = fig.add_subplot(1, 2, 2, projection="3d") if three else None
+    if cube_points is None and points.shape[1] >= 3:
+        cube_points = points
+    fig = plt.figure(figsize=(7 if cube_points is None else 12, 5.2), layout="constrained")
+    flat = fig.add_subplot(1, 1 if cube_points is None else 2, 1)
+    cube = None if cube_points is None else fig.add_subplot(1, 2, 2, projection="3d")
     for genre in genres:
-        mine = points[labels == genre]
+        mine = labels == genre
         style = dict(color=colours[genre], s=14, alpha=0.8, label=genre, edgecolors="none")
-        flat.scatter(mine[:, 0], mine[:, 1], **style)
+        flat.scatter(points[mine, 0], points[mine, 1], **style)
         if cube is not None:
-            cube.scatter(mine[:, 0], mine[:, 1], mine[:, 2], **style)
+            cube.scatter(*cube_points[mine, :3].T, **style)
     flat.set_xlabel(axes[0])
-    flat.set_ylabel(axes[1] if len(axes) > 1 else "")
+    flat.set_ylabel(axes[1])
     flat.set_title("2-D")
     if cube is not None:
         cube.set_xlabel(axes[0], fontsize=8)

@@ -27,9 +27,11 @@ COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers se
 COMMIT_TAG = "mlflow.source.git.commit"
 DIRTY_TAG = "genre.code_dirty"
 FINGERPRINT_TAG = "data.fingerprint"
+THREADS_TAG = "genre.torch_threads"  # torch.get_num_threads() of the original run, where logged
 # Where this machine keeps its caches (the data config's default), not where the original did.
 DATA_DEFAULTS = Path(__file__).resolve().parents[1] / "conf" / "data" / "folder.yaml"
 _MISSING = object()
+TRAIN_KEYS = ("data", "features", "model", "optim", "trainer", "mlflow", "optuna", "seed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     original = get_run(client, args.run_id)
     cfg = run_config(original)
     experiment = client.get_experiment(original.info.experiment_id).name
-    cfg = for_reproduction(cfg, args.tracking_uri, experiment)
+    cfg = for_reproduction(cfg, args.tracking_uri, experiment, original.info.run_name)
     cfg = apply_overrides(cfg, args.overrides)
 
     # Imported only now: they pull in Lightning (seconds), which the checks above do not need,
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fingerprint = GenreDataModule(cfg.data).load().fingerprint
     warn_about_changes(original.data.tags, code_version(), fingerprint)
+    match_threads(original.data.tags.get(THREADS_TAG))
 
     output_dir = args.output_dir or (
         Path("outputs", "reproduce", args.run_id, time.strftime("%Y-%m-%d_%H-%M-%S"))
@@ -93,14 +96,16 @@ def run_config(run: Run) -> DictConfig:
             "genre.train (or its upload failed) and cannot be reproduced."
         ) from exc
     cfg = OmegaConf.create(text)
-    if not isinstance(cfg, DictConfig) or "data" not in cfg or "seed" not in cfg:
+    if not isinstance(cfg, DictConfig) or not all(key in cfg for key in TRAIN_KEYS):
         raise GenreError(
             f"The {CONFIG_ARTIFACT} of run {run.info.run_id} is not a genre.train config."
         )
     return cfg
 
 
-def for_reproduction(cfg: DictConfig, tracking_uri: str, experiment: str) -> DictConfig:
+def for_reproduction(
+    cfg: DictConfig, tracking_uri: str, experiment: str, run_name: str
+) -> DictConfig:
     """A single run in the original's experiment and store, with nothing of the sweep that
     launched it: its trial belongs to that study, and a child run would join its parent."""
     cfg = cfg.copy()
@@ -108,6 +113,8 @@ def for_reproduction(cfg: DictConfig, tracking_uri: str, experiment: str) -> Dic
     cfg.mlflow.parent_run_id = None
     cfg.mlflow.tracking_uri = tracking_uri
     cfg.mlflow.experiment = experiment
+    # Named after the original, so the pair is found together in the MLflow UI.
+    cfg.mlflow.run_name = f"{run_name} (reproduced)"
     # The cache is found by content fingerprint wherever it lives; the original machine's path
     # may not even exist here.
     cfg.data.cache_dir = OmegaConf.load(DATA_DEFAULTS).cache_dir
@@ -155,6 +162,19 @@ def warn_about_changes(tags: dict[str, str], now: dict[str, str], fingerprint: s
             f"the data differ: fingerprint {fingerprint}, the run's was "
             f"{tags.get(FINGERPRINT_TAG, 'not recorded')} (files, sizes, mtimes or audio settings)"
         )
+
+
+def match_threads(original: str | None) -> None:
+    """Use the original's number of CPU threads: the CPU kernels split their sums by thread, so
+    another count changes the last bits of the losses (measured: 1 vs 2 threads)."""
+    import torch
+
+    if original is not None and int(original) != torch.get_num_threads():
+        print(
+            f"genre.reproduce: using {original} CPU threads, as the original run did",
+            file=sys.stderr,
+        )
+        torch.set_num_threads(int(original))
 
 
 def warn(message: str) -> None:

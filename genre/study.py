@@ -81,12 +81,15 @@ def normalize_storage(spec: str | None, cwd: Path) -> str:
     try:
         url = make_url(spec)
     except ArgumentError as e:
-        raise GenreError(f"Optuna storage {spec!r} is neither a database URL nor a journal file "
-                         f"({e}).") from e
+        raise GenreError(
+            f"Optuna storage {spec!r} is neither a database URL nor a journal file ({e})."
+        ) from e
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
-            raise GenreError("An in-memory SQLite study cannot be shared with the jobs; "
-                             "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db.")
+            raise GenreError(
+                "An in-memory SQLite study cannot be shared with the jobs; "
+                "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db."
+            )
         url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
     if url.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
         # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; use the psycopg2 that is here.
@@ -138,16 +141,14 @@ def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
 
     # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    for attempt in range(_SCHEMA_ATTEMPTS):
+    for _ in range(_SCHEMA_ATTEMPTS - 1):
         try:
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except (IntegrityError, ProgrammingError):
             # Workers that start together on an empty PostgreSQL database race to create
             # Optuna's tables, and the loser's CREATE fails; on its next try they exist.
-            if attempt == _SCHEMA_ATTEMPTS - 1:
-                raise
             time.sleep(1.0)
-    raise AssertionError("unreachable")
+    return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
 
 
 def _beat_key(trial_id: int) -> str:

@@ -18,11 +18,12 @@ import optuna
 import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError
-from genre.study import Heartbeat, display_storage, normalize_storage, open_storage
+from genre.study import Heartbeat, display_storage, job_trial, normalize_storage, open_storage
 from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse_search_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,9 @@ def test_command_line_overrides_win_and_fixed_ones_pass_through() -> None:
 
 
 def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
-    space = parse_search_space({"x": "range(0, 1, step=0.25)", "k": "a,null", "n": "range(1, 3)"}, [])
+    space = parse_search_space(
+        {"x": "range(0, 1, step=0.25)", "k": "a,null", "n": "range(1, 3)"}, []
+    )
     assert space.grid() == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "k": ["a", None], "n": [1, 2, 3]}
     with pytest.raises(GenreError, match="continuous"):
         parse_search_space({"lr": "tag(log, interval(0.001, 1))"}, []).grid()
@@ -78,8 +81,21 @@ def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, 512, 0.001, "mel", "null", "512", "true", "a b", "it's", "x:y",
-     "sqlite:////tmp/optuna.db", "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable"],
+    [
+        None,
+        True,
+        512,
+        0.001,
+        "mel",
+        "null",
+        "512",
+        "true",
+        "a b",
+        "it's",
+        "x:y",
+        "sqlite:////tmp/optuna.db",
+        "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable",
+    ],
 )
 def test_values_round_trip_through_hydra_overrides(value: object) -> None:
     space = parse_search_space({}, [f"key={format_value(value)}"])
@@ -101,6 +117,15 @@ def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) ->
         normalize_storage("sqlite://", tmp_path)
 
 
+def test_a_single_run_has_no_trial() -> None:
+    for optuna_cfg in (
+        None,
+        OmegaConf.create({"study_name": None, "storage": None, "trial_id": None}),
+    ):
+        with job_trial(optuna_cfg) as trial:
+            assert trial is None
+
+
 # --- sweeps of the toy app ----------------------------------------------------------------
 
 
@@ -116,8 +141,14 @@ def sweep_env() -> dict[str, str]:
 
 
 def run_sweep(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(sweep_command(*overrides), cwd=cwd, env=sweep_env(),
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        sweep_command(*overrides),
+        cwd=cwd,
+        env=sweep_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -212,8 +243,10 @@ def test_study_run_holds_summary_and_plots(grid_sweep: Path) -> None:
     assert parent.data.tags["best.kind"] == best.params["kind"]
     client = MlflowClient(f"sqlite:///{grid_sweep}/mlflow.db")
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert plots == {f"plots/{name}.png" for name in
-                     ("optimization_history", "parallel_coordinate", "param_importances")}
+    assert plots == {
+        f"plots/{name}.png"
+        for name in ("optimization_history", "parallel_coordinate", "param_importances")
+    }
     top = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"sweep.yaml", "best_trial.json"} <= top
 
@@ -231,8 +264,7 @@ def test_median_pruner_prunes_with_a_journal_storage(workdir: Path) -> None:
 
 def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> None:
     url = normalize_storage(None, workdir)
-    study = optuna.create_study(study_name="stale", storage=open_storage(url),
-                                direction="maximize")
+    study = optuna.create_study(study_name="stale", storage=open_storage(url), direction="maximize")
     study.enqueue_trial({"x": 0.3, "kind": "b"})
     space = {"x": FloatDistribution(0, 1), "kind": CategoricalDistribution(["a", "b"])}
     dead = study.ask(space)
@@ -240,9 +272,16 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
         pass  # one beat, then the "process" dies
     time.sleep(2.5)  # past the grace period of 1 s
 
-    run_sweep(workdir, "x=interval(0, 1)", "kind=a,b", "hydra/sweeper/sampler=random",
-              "hydra.sweeper.study_name=stale", "hydra.sweeper.n_trials=3",
-              "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=1")
+    run_sweep(
+        workdir,
+        "x=interval(0, 1)",
+        "kind=a,b",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.study_name=stale",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=1",
+    )
     trials = load_trials(workdir, "stale")
     assert states(trials) == [TrialState.FAIL] + [TrialState.COMPLETE] * 3
     retry = trials[1]
@@ -250,13 +289,48 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
     assert retry.params == {"x": 0.3, "kind": "b"}
 
 
+def test_interrupted_trials_run_again_on_resume(workdir: Path) -> None:
+    (workdir / "stop").touch()
+    overrides = [
+        "x=interval(0, 1)",
+        "kind=a,b",
+        "hydra.sweeper.study_name=ctrl_c",
+        "hydra.sweeper.n_trials=2",
+        "interrupt_file=stop",
+    ]
+    proc = subprocess.run(
+        sweep_command(*overrides),
+        cwd=workdir,
+        env=sweep_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr
+    [interrupted, queued] = load_trials(workdir, "ctrl_c")
+    assert (interrupted.state, queued.state) == (TrialState.FAIL, TrialState.WAITING)
+    [parent] = parents(runs_of(workdir))
+    assert parent.info.status == "KILLED"
+
+    run_sweep(workdir, *overrides)
+    trials = load_trials(workdir, "ctrl_c")
+    assert states(trials) == [TrialState.FAIL] + [TrialState.COMPLETE] * 2
+    assert trials[1].params == interrupted.params
+
+
 def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> None:
-    proc = subprocess.run(sweep_command("sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9"),
-                          cwd=workdir, env=sweep_env(), capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode != 0
-    assert "Cannot create the study's MLflow run at http://127.0.0.1:9" in proc.stderr
-    assert "fix mlflow.tracking_uri" in proc.stderr
+    proc = subprocess.run(
+        sweep_command("sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9"),
+        cwd=workdir,
+        env=sweep_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    [message] = [line for line in proc.stderr.splitlines() if line.startswith("genre: ")]
+    assert message.startswith("genre: Cannot create the study's MLflow run at http://127.0.0.1:9;")
+    assert "Traceback" not in proc.stderr
 
 
 # --- many workers on PostgreSQL -----------------------------------------------------------
@@ -287,26 +361,68 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(home, "postgres")
     pg = PG_BIN_DIRS[0]
     port = free_port()
-    subprocess.run([*as_user, pg / "initdb", "-D", home / "data", "-U", "postgres",
-                    "--auth=trust", "--no-sync"], check=True, capture_output=True)
-    subprocess.run([*as_user, pg / "pg_ctl", "-D", home / "data", "-l", home / "log", "-w",
-                    "-o", f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_user,
+            pg / "initdb",
+            "-D",
+            home / "data",
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            pg / "pg_ctl",
+            "-D",
+            home / "data",
+            "-l",
+            home / "log",
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, pg / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, pg / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 
 def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) -> None:
-    overrides = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none",
-                 "hydra.sweeper.study_name=workers", "hydra.sweeper.n_trials=8",
-                 f"hydra.sweeper.storage={postgres_url}", "epochs=2", "epoch_seconds=0.5")
-    workers = [subprocess.Popen(sweep_command(*overrides, f"hydra.sweep.dir=multirun/w{i}"),
-                                cwd=workdir, env=sweep_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    overrides = (
+        "x=interval(-2, 2)",
+        "kind=a,b",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.study_name=workers",
+        "hydra.sweeper.n_trials=8",
+        f"hydra.sweeper.storage={postgres_url}",
+        "epochs=2",
+        "epoch_seconds=0.5",
+    )
+    workers = [
+        subprocess.Popen(
+            sweep_command(*overrides, f"hydra.sweep.dir=multirun/w{i}"),
+            cwd=workdir,
+            env=sweep_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [worker.communicate(timeout=180)[0] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(o[-3000:] for o in outputs)
 
@@ -318,3 +434,51 @@ def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) 
     runs = runs_of(workdir)
     [parent] = parents(runs)
     assert len(runs) == len(trials) + 1
+
+
+# --- the real training job ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> None:
+    tiny = [
+        "data=synth",
+        "data.clips_per_genre=6",
+        "data.clip_seconds=2",
+        "data.chunk_seconds=1",
+        "data.eval_crops=2",
+        "data.batch_size=8",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "features.n_mels=32",
+        "model=cnn3",
+    ]
+    sweep = [
+        "features=mel,stft",
+        "hydra/sweeper/sampler=grid",
+        "hydra.sweeper.study_name=e2e",
+        "mlflow.experiment=e2e",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "genre.train", "-m", *tiny, *sweep],
+        cwd=workdir,
+        env=sweep_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    trials = load_trials(workdir, "e2e")
+    assert states(trials) == [TrialState.COMPLETE] * 2
+    assert {t.params["features"] for t in trials} == {"mel", "stft"}
+    runs = runs_of(workdir, "e2e")
+    [parent] = parents(runs)
+    assert parent.info.status == "FINISHED"
+    by_id = {r.info.run_id: r for r in runs}
+    for trial in trials:
+        child = by_id[trial.user_attrs["mlflow_run_id"]]
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["optuna.trial_number"] == str(trial.number)
+        assert child.data.params["features.kind"] == trial.params["features"]
+        assert child.data.metrics["best_val/macro_f1"] == pytest.approx(trial.value)

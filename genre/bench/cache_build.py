@@ -85,8 +85,15 @@ class MemorySampler:
 def build_once(manifest_csv: Path, spec: dict, workers: int, scratch: Path) -> dict:
     """One cache build in a fresh subprocess and an empty cache folder."""
     cache_dir = Path(tempfile.mkdtemp(prefix="build-", dir=scratch))
-    args = [sys.executable, "-m", "genre.bench.cache_build", str(manifest_csv), json.dumps(spec),
-            str(cache_dir), str(workers)]
+    args = [
+        sys.executable,
+        "-m",
+        "genre.bench.cache_build",
+        str(manifest_csv),
+        json.dumps(spec),
+        str(cache_dir),
+        str(workers),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with MemorySampler(proc.pid) as sampler:
         out, err = proc.communicate()
@@ -116,8 +123,11 @@ def run(ws: Workspace) -> RowResult:
     clips.iloc[::4].to_csv(small, index=False)  # every 4th clip: N = 4N / 4, all genres kept
     n_big, n_small = len(clips), len(clips.iloc[::4])
     d = data.data
-    spec = {"sample_rate": int(d.sample_rate), "clip_seconds": float(d.clip_seconds),
-            "min_seconds": float(d.min_seconds)}
+    spec = {
+        "sample_rate": int(d.sample_rate),
+        "clip_seconds": float(d.clip_seconds),
+        "min_seconds": float(d.min_seconds),
+    }
     all_cores = cores()
     runs: dict[str, list[dict]] = {"one_4n": [], "all_4n": [], "all_n": []}
     plan = [("one_4n", big, 1), ("all_4n", big, all_cores), ("all_n", small, all_cores)]

@@ -9,7 +9,8 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ from omegaconf import DictConfig
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
-OPS: dict[str, Callable[[float, float], bool]] = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,12 @@ class Metric:
             "delta": self.delta,
             "target": None
             if self.target is None
-            else {"on": self.target.on, "op": self.target.op, "value": self.target.value,
-                  "text": str(self.target)},
+            else {
+                "on": self.target.on,
+                "op": self.target.op,
+                "value": self.target.value,
+                "text": str(self.target),
+            },
             "passed": self.passed,
             "note": self.note,
         }
@@ -112,6 +120,20 @@ class RowResult:
         }
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[int]:
+    """Run a block with ``n`` torch intra-op threads (None: leave as is)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
 def progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -126,9 +148,7 @@ def best(values: list[float], higher_is_better: bool = True) -> float:
     return float(max(values) if higher_is_better else min(values))
 
 
-def interleaved(
-    runs: dict[str, Callable[[], float]], repeats: int
-) -> dict[str, list[float]]:
+def interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
     """Call each measurement ``repeats`` times, alternating the order (ABBA...) so that a change
     in the machine's load during the run falls on both sides alike."""
     names = list(runs)
@@ -170,15 +190,15 @@ class Settings:
     min_seconds: float  # shortest timed stretch of one measurement
     spectrogram_clips: int
     overhead_epochs: int  # epochs per fit; the first of each is warm-up and not counted
-    sweep_trials: int
-    sweep_epochs: int
-    sweep_clips_per_genre: int
+    sweep_trials: int  # 0: the demo sweep's own
+    sweep_epochs: int  # 0: the demo sweep's own
+    sweep_clips_per_genre: int  # 0: the demo sweep's own (the synth config's)
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
-            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 6, 4, 8)
-        return cls(False, 40, 30.0, 22050, 5, 2.0, 256, 5, 16, 8, 16)
+            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 0, 0, 6)
+        return cls(False, 40, 30.0, 22050, 5, 2.0, 256, 5, 0, 0, 0)
 
 
 class Workspace:
@@ -224,8 +244,10 @@ class Workspace:
             if not (root / "synth.json").exists():
                 start = time.perf_counter()
                 generate(root, s.clips_per_genre, s.clip_seconds, sample_rate=s.file_rate)
-                progress(f"generated {10 * s.clips_per_genre} synthetic clips in "
-                         f"{time.perf_counter() - start:.1f} s")
+                progress(
+                    f"generated {10 * s.clips_per_genre} synthetic clips in "
+                    f"{time.perf_counter() - start:.1f} s"
+                )
             return root
         self.source = f"tones (genre.synth unavailable), {s.clip_seconds:g} s at {s.file_rate} Hz"
         root = self.root / "tones"

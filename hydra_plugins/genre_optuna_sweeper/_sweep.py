@@ -7,6 +7,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,11 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning
+from optuna.exceptions import (
+    DuplicatedStudyError,
+    ExperimentalWarning,
+    UpdateFinishedTrialError,
+)
 from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
@@ -43,6 +48,7 @@ SAMPLERS: dict[str, type[BaseSampler]] = {
     "cmaes": optuna.samplers.CmaEsSampler,
     "gp": GPSampler,
 }
+_SAMPLER_PACKAGES = {"cmaes": ("cmaes",), "gp": ("scipy", "torch")}
 # Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
 
@@ -95,8 +101,10 @@ class OptunaSweep(Sweeper):
         config: DictConfig,
     ) -> None:
         if OmegaConf.select(config, "optuna") is None:
-            raise GenreError("The task config needs an `optuna:` block (study_name, storage, "
-                             "trial_id, all null) for the sweeper to fill in.")
+            raise GenreError(
+                "The task config needs an `optuna:` block (study_name, storage, "
+                "trial_id, all null) for the sweeper to fill in."
+            )
         self.config = config
         self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -153,21 +161,20 @@ class OptunaSweep(Sweeper):
         trials: list[optuna.Trial],
         batch: list[list[str]],
     ) -> Sequence[JobReturn]:
-        try:
-            self.validate_batch_is_legal(batch)
-        except Exception:
-            for trial in trials:  # the overrides cannot make a config: running them again won't
-                study.tell(trial, state=TrialState.FAIL)
-            raise
-        ids = [trial._trial_id for trial in trials]
-        try:
-            # The sweeper beats for its batch too: a sequential launcher holds asked trials
-            # before and after their jobs run, and they must not look dead to other workers.
-            with Heartbeat(storage, ids, self.heartbeat_interval):
+        # The sweeper beats for its batch too: a sequential launcher holds asked trials before
+        # and after their jobs run, and they must not look dead to other workers meanwhile.
+        with Heartbeat(storage, [trial._trial_id for trial in trials], self.heartbeat_interval):
+            try:
+                self.validate_batch_is_legal(batch)
+            except Exception:
+                for trial in trials:  # no config can be made of them: running again won't help
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
+            try:
                 results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-        except BaseException:
-            self._requeue(study, trials)
-            raise
+            except BaseException:
+                self._requeue(study, trials)
+                raise
         self.job_idx += len(results)
         return results
 
@@ -184,13 +191,18 @@ class OptunaSweep(Sweeper):
     def _requeue(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
         """Fail the batch's unfinished trials and queue their parameters again, so that a
         rerun after Ctrl-C or a launcher crash runs them first."""
-        log.warning("Sweep interrupted; trials %s will run again on resume",
-                    ", ".join(str(t.number) for t in trials))
+        log.warning(
+            "Sweep interrupted; trials %s will run again on resume",
+            ", ".join(str(t.number) for t in trials),
+        )
         with _quiet_optuna():
             retry = RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)
             for trial in trials:
-                if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                    retry(study, study._storage.get_trial(trial._trial_id))
+                try:
+                    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                except UpdateFinishedTrialError:
+                    continue  # told already, e.g. failed as stale by another worker
+                retry(study, study._storage.get_trial(trial._trial_id))
 
     def _missing(self, study: optuna.Study, n_trials: int) -> int:
         """How many trials this worker still has to ask; other workers' running ones count."""
@@ -226,12 +238,17 @@ class OptunaSweep(Sweeper):
                     log.info("The grid has %d points: n_trials lowered to %d", size, size)
                 return optuna.samplers.GridSampler(grid, **kwargs), min(size, self.n_trials)
             if name not in SAMPLERS:
-                raise GenreError(f"Unknown sampler {name!r}; choose one of grid, "
-                                 f"{', '.join(SAMPLERS)}.")
-            try:
-                return SAMPLERS[name](**kwargs), self.n_trials
-            except ImportError as e:
-                raise GenreError(f"The {name} sampler needs a missing package: {e}") from e
+                raise GenreError(
+                    f"Unknown sampler {name!r}; choose one of grid, {', '.join(SAMPLERS)}."
+                )
+            # Optuna imports these only when sampling, after a trial was asked; check first.
+            missing = [pkg for pkg in _SAMPLER_PACKAGES.get(name, ()) if not find_spec(pkg)]
+            if missing:
+                raise GenreError(
+                    f"The {name} sampler needs {', '.join(missing)}: "
+                    f"pip install {' '.join(missing)}."
+                )
+            return SAMPLERS[name](**kwargs), self.n_trials
 
     def _storage(self) -> BaseStorage:
         try:
@@ -252,13 +269,17 @@ class OptunaSweep(Sweeper):
         pruner = make_pruner(self.pruner_cfg)
         try:
             study = optuna.create_study(
-                storage=storage, study_name=name, sampler=sampler, pruner=pruner,
+                storage=storage,
+                study_name=name,
+                sampler=sampler,
+                pruner=pruner,
                 direction=self.direction,
             )
             created = True
         except DuplicatedStudyError:
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
-                                      pruner=pruner)
+            study = optuna.load_study(
+                study_name=name, storage=storage, sampler=sampler, pruner=pruner
+            )
             created = False
             if study.direction.name.lower() != self.direction:
                 raise GenreError(
@@ -268,9 +289,13 @@ class OptunaSweep(Sweeper):
         # What the jobs need to prune and beat; see genre.study.job_trial.
         settings = {"pruner": self.pruner_cfg, "heartbeat_interval": self.heartbeat_interval}
         study.set_user_attr(SETTINGS_ATTR, settings)
-        log.info("Study %r in %s (%s): %d trials so far", name,
-                 display_storage(self.storage_url), "new" if created else "resumed",
-                 len(study.trials))
+        log.info(
+            "Study %r in %s (%s): %d trials so far",
+            name,
+            display_storage(self.storage_url),
+            "new" if created else "resumed",
+            len(study.trials),
+        )
         return study, created
 
     def _study_name(self) -> str:
@@ -325,4 +350,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-

@@ -67,8 +67,8 @@ class StudyRun:
                 client.update_run(run_id, status="RUNNING")
         except Exception as e:
             raise GenreError(
-                f"Cannot create the study's MLflow run at {uri} ({_first_line(e)}); start the "
-                "tracking server or fix mlflow.tracking_uri."
+                f"Cannot create the study's MLflow run at {uri}; start the tracking server or fix "
+                f"mlflow.tracking_uri ({_first_line(e)})."
             ) from e
         run = cls(client, run_id)
         run._log_setup(description)
@@ -89,8 +89,9 @@ class StudyRun:
             metrics |= {"best_value": best.value, "best_trial_number": best.number}
             for name, value in best.params.items():
                 self.client.set_tag(self.run_id, f"best.{name}", str(value))
-            self.client.log_text(self.run_id, json.dumps(_describe(best), indent=2),
-                                 "best_trial.json")
+            self.client.log_text(
+                self.run_id, json.dumps(_describe(best), indent=2), "best_trial.json"
+            )
         for key, value in metrics.items():
             self.client.log_metric(self.run_id, key, float(value), step=len(trials))
         self._log_plots(study, complete)
@@ -110,14 +111,11 @@ class StudyRun:
         for key, value in tags.items():
             if value is not None:
                 self.client.set_tag(self.run_id, key, str(value))
-        self.client.log_text(self.run_id, yaml.safe_dump(description, sort_keys=False),
-                             "sweep.yaml")
+        self.client.log_text(
+            self.run_id, yaml.safe_dump(description, sort_keys=False), "sweep.yaml"
+        )
 
     def _log_plots(self, study: optuna.Study, complete: list[FrozenTrial]) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")  # headless: a sweep runs on servers and in CI
-        import matplotlib.pyplot as plt
         from optuna.visualization import matplotlib as plots
 
         makers: dict[str, Callable[[optuna.Study], Any]] = {
@@ -126,44 +124,64 @@ class StudyRun:
             "param_importances": plots.plot_param_importances,
         }
         for name, make in makers.items():
-            reason = _why_no_plot(name, complete)
-            if reason is None:
-                try:
-                    with warnings.catch_warnings():  # matplotlib's and Optuna's chatter
-                        warnings.simplefilter("ignore")
-                        figure = make(study).figure
-                except Exception as e:  # a plot is a nicety; never fail a finished sweep for it
-                    reason = _first_line(e)
-                else:
-                    figure.tight_layout()
-                    self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
-                    plt.close(figure)
+            reason = _why_no_plot(name, complete) or self._log_plot(name, make, study)
             if reason is not None:
                 log.info("No %s plot: %s", name, reason)
-                self.client.set_tag(self.run_id, f"plots.{name}", f"skipped: {reason}")
+            # A tag either way: a resumed study's tag must not keep an old run's reason.
+            self.client.set_tag(self.run_id, f"plots.{name}", reason or "logged")
+
+    def _log_plot(
+        self, name: str, make: Callable[[optuna.Study], Any], study: optuna.Study
+    ) -> str | None:
+        """Draw and log one plot; the reason when it cannot be drawn."""
+        import matplotlib
+
+        matplotlib.use("Agg")  # headless: a sweep runs on servers and in CI
+        import matplotlib.pyplot as plt
+
+        try:
+            with warnings.catch_warnings():  # matplotlib's and Optuna's chatter
+                warnings.simplefilter("ignore")
+                figure = make(study).figure
+                figure.tight_layout()
+        except Exception as e:  # a plot is a nicety; never fail a finished sweep for it
+            return _first_line(e)
+        self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
+        plt.close(figure)
+        return None
 
 
 def print_summary(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
     """Print the best trials and how to open the MLflow UI; save them in the sweep dir too."""
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    labels = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
-              TrialState.FAIL: "failed"}
-    counts = ", ".join(f"{sum(t.state == s for t in trials)} {label}"
-                       for s, label in labels.items())
+    labels = {
+        TrialState.COMPLETE: "complete",
+        TrialState.PRUNED: "pruned",
+        TrialState.FAIL: "failed",
+    }
+    counts = ", ".join(
+        f"{sum(t.state == s for t in trials)} {label}" for s, label in labels.items()
+    )
     objective = OmegaConf.select(config, "objective") or "objective"
     direction = study.direction.name.lower()
     lines = [f"Study {study.study_name!r}: {len(trials)} trials ({counts})."]
     if complete:
-        ranked = sorted(complete, key=lambda t: t.value or 0.0,
-                        reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
+        ranked = sorted(
+            complete,
+            key=lambda t: t.value or 0.0,
+            reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE,
+        )
         lines.append(f"Best trials ({direction} {objective}):")
         lines += _table(ranked[:TOP_TRIALS])
         _save_results(study, sweep_dir)
     uri = OmegaConf.select(config, "mlflow.tracking_uri")
     if uri:
-        lines.append(f"MLflow UI: {uri}" if uri.startswith(("http://", "https://"))
-                     else f"MLflow UI: mlflow ui --backend-store-uri {uri}")
+        lines.append(
+            f"MLflow UI: {uri}"
+            if uri.startswith(("http://", "https://"))
+            else f"MLflow UI: mlflow ui --backend-store-uri {uri}"
+        )
     print("\n".join(lines), flush=True)
 
 
@@ -174,8 +192,10 @@ def _table(trials: list[FrozenTrial]) -> list[str]:
         run_id = trial.user_attrs.get(RUN_ID_ATTR, "-")
         rows.append((str(rank), str(trial.number), f"{trial.value:.6g}", run_id, params))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
-            for row in rows]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
+        for row in rows
+    ]
 
 
 def _short(value: Any) -> str:
@@ -184,8 +204,12 @@ def _short(value: Any) -> str:
 
 def _save_results(study: optuna.Study, sweep_dir: Path) -> None:
     # The published hydra-optuna-sweeper's file, for scripts that read it.
-    results = {"name": "genre_optuna", "study_name": study.study_name,
-               "best_params": study.best_params, "best_value": study.best_value}
+    results = {
+        "name": "genre_optuna",
+        "study_name": study.study_name,
+        "best_params": study.best_params,
+        "best_value": study.best_value,
+    }
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results))
 
@@ -202,8 +226,12 @@ def _why_no_plot(name: str, complete: list[FrozenTrial]) -> str | None:
 
 
 def _describe(trial: FrozenTrial) -> dict[str, Any]:
-    return {"number": trial.number, "value": trial.value, "params": trial.params,
-            RUN_ID_ATTR: trial.user_attrs.get(RUN_ID_ATTR)}
+    return {
+        "number": trial.number,
+        "value": trial.value,
+        "params": trial.params,
+        RUN_ID_ATTR: trial.user_attrs.get(RUN_ID_ATTR),
+    }
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
@@ -250,8 +278,10 @@ def _parent_from_study(client: MlflowClient, study: optuna.Study) -> str | None:
 def _parent_from_tags(
     client: MlflowClient, experiment_id: str, study_name: str, storage: str
 ) -> str | None:
-    query = (f"tags.`{STUDY_TAG}` = '{study_name}' and tags.`{STORAGE_TAG}` = '{storage}' "
-             f"and tags.`{ROLE_TAG}` = 'study'")
+    query = (
+        f"tags.`{STUDY_TAG}` = '{study_name}' and tags.`{STORAGE_TAG}` = '{storage}' "
+        f"and tags.`{ROLE_TAG}` = 'study'"
+    )
     runs = client.search_runs([experiment_id], query, order_by=["attributes.start_time ASC"])
     parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     return parents[0].info.run_id if parents else None
@@ -280,6 +310,7 @@ def _fail_fast() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:300]
+def _first_line(error: BaseException, limit: int = 160) -> str:
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -124,13 +124,23 @@ class GenreOptunaSweeperConf:
 def _store() -> None:
     store = ConfigStore.instance()
     provider = "genre_optuna_sweeper"
-    store.store(group="hydra/sweeper", name="genre_optuna", node=GenreOptunaSweeperConf,
-                provider=provider)
+    store.store(
+        group="hydra/sweeper", name="genre_optuna", node=GenreOptunaSweeperConf, provider=provider
+    )
     groups = {
-        "hydra/sweeper/sampler": [TPESamplerConf, RandomSamplerConf, GridSamplerConf,
-                                  CmaEsSamplerConf, GPSamplerConf],
-        "hydra/sweeper/pruner": [MedianPrunerConf, SuccessiveHalvingPrunerConf,
-                                 HyperbandPrunerConf, NoPrunerConf],
+        "hydra/sweeper/sampler": [
+            TPESamplerConf,
+            RandomSamplerConf,
+            GridSamplerConf,
+            CmaEsSamplerConf,
+            GPSamplerConf,
+        ],
+        "hydra/sweeper/pruner": [
+            MedianPrunerConf,
+            SuccessiveHalvingPrunerConf,
+            HyperbandPrunerConf,
+            NoPrunerConf,
+        ],
     }
     for group, nodes in groups.items():
         for node in nodes:

@@ -4,13 +4,29 @@ Kept thin: Hydra imports this module on every start to discover plugins, single 
 so Optuna and MLflow are imported only when a sweep is set up.
 """
 
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
+from genre.errors import GenreError
+
 from .config import GenreOptunaSweeperConf  # noqa: F401  (registers the configs with Hydra)
+
+T = TypeVar("T")
+
+
+def _one_sentence(call: Callable[[], T]) -> T:
+    """Run `call`; a GenreError ends the program with its one sentence, as genre's entry points
+    do, rather than with the traceback Hydra prints for a sweeper's exceptions."""
+    try:
+        return call()
+    except GenreError as e:
+        print(f"genre: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 class GenreOptunaSweeper(Sweeper):
@@ -27,8 +43,13 @@ class GenreOptunaSweeper(Sweeper):
     ) -> None:
         from ._sweep import OptunaSweep
 
-        self._impl = OptunaSweep(**self._options)
-        self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        def setup() -> None:
+            self._impl = OptunaSweep(**self._options)
+            self._impl.setup(
+                hydra_context=hydra_context, task_function=task_function, config=config
+            )
+
+        _one_sentence(setup)
 
     def sweep(self, arguments: list[str]) -> Any:
-        return self._impl.sweep(arguments)
+        return _one_sentence(lambda: self._impl.sweep(arguments))

@@ -1,7 +1,8 @@
 """A toy Hydra app that keeps the training job's side of the sweeper contract, in milliseconds.
 
 Its "training" climbs towards a score over `epochs` steps, reporting each step to Optuna so that
-the pruner can stop it; `kind=boom` raises and `kind=diverge` returns NaN, to exercise failures.
+the pruner can stop it; `kind=boom` raises and `kind=diverge` returns NaN, to exercise failures,
+and an existing `interrupt_file` is removed and stands for a Ctrl-C.
 Every run logs an MLflow child run under the sweeper's parent, as `genre.train` does.
 """
 
@@ -23,6 +24,9 @@ def score(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig, trial: optuna.Trial | None) -> float:
+    if cfg.interrupt_file and os.path.exists(cfg.interrupt_file):
+        os.remove(cfg.interrupt_file)  # once: as if the user pressed Ctrl-C during this job
+        raise KeyboardInterrupt
     if cfg.kind == "boom":
         raise RuntimeError("boom: this configuration always fails")
     if cfg.kind == "diverge":

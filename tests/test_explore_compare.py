@@ -1,0 +1,171 @@
+"""genre.explore on a tiny dataset, and genre.compare on a store of hand-made runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.image
+import mlflow
+import pandas as pd
+import pytest
+from conftest import run_module
+
+from genre import compare
+from genre.errors import GenreError
+
+FIGURES = ("class_distribution", "projection_pca", "projection_lda", "spectrograms")
+
+
+def test_explore_saves_and_logs_its_figures(tiny_folder: Path, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "explore"
+    result = run_module(
+        "genre.explore",
+        "data=folder",
+        f"data.root={tiny_folder}",
+        "data.clip_seconds=3",
+        "data.chunk_seconds=1",
+        f"mlflow.tracking_uri={uri}",
+        "mlflow.experiment=look",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in FIGURES:
+        height, width, _ = matplotlib.image.imread(out / f"{name}.png").shape
+        assert height > 300 and width > 300, name
+    counts = pd.read_csv(out / "clips_per_split.csv", index_col="genre")
+    assert counts.to_numpy().sum() == 27 and list(counts.index) == ["High", "Low", "Mid"]
+    # Three genres give LDA two axes: the 3-D view is left out, and said so.
+    assert "note: LDA has 2 axes with 3 genres: no 3-D view" in result.stdout
+
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("look").experiment_id])
+    assert run.data.tags["genre.kind"] == "explore"
+    assert run.data.params["data.root"] == str(tiny_folder)
+    assert run.data.metrics["n_clips"] == 27
+    logged = {f.path for f in client.list_artifacts(run.info.run_id, "explore")}
+    assert {f"explore/{name}.png" for name in FIGURES} <= logged
+
+
+def test_explore_unknown_example_clip_is_one_line(tiny_folder: Path, tmp_path: Path) -> None:
+    result = run_module(
+        "genre.explore",
+        "data=folder",
+        f"data.root={tiny_folder}",
+        "data.clip_seconds=3",
+        "data.chunk_seconds=1",
+        "example_clip=nope",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "genre: No clip with clip_id 'nope' in this dataset; see its clips.csv."
+    )
+    assert not (tmp_path / "mlflow.db").exists()  # nothing logged for a failed exploration
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    """A sweep (parent and three children), a single run, a failed run and an explore run."""
+    root = tmp_path_factory.mktemp("compare")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("genre", artifact_location=str(root / "art"))
+    ids: dict[str, str] = {}
+
+    def run(name: str, metrics: dict[str, float], params: dict[str, str], **tags: str) -> None:
+        made = client.create_run(experiment, run_name=name, tags=tags)
+        for key, value in metrics.items():
+            client.log_metric(made.info.run_id, key, value)
+        for key, value in params.items():
+            client.log_param(made.info.run_id, key, value)
+        client.set_terminated(made.info.run_id)
+        ids[name] = made.info.run_id
+
+    base = {"data.cache_dir": "/machine/a", "seed": "0", "optuna.trial_id": "1"}
+    run("sweep", {}, {}, **{"genre.role": "study"})
+    for name, lr, f1 in [("low", "0.0001", 0.5), ("mid", "0.001", 0.9), ("high", "0.01", 0.7)]:
+        run(
+            name,
+            {
+                "best_val/macro_f1": f1,
+                "val/macro_f1": f1 - 0.1,
+                "test/acc": f1 - 0.2,
+                "test/f1/Rock": 0.3,
+                "test/loss": 1.0,
+            },
+            {**base, "optim.lr": lr, "optuna.trial_id": name},
+            **{"mlflow.parentRunId": ids["sweep"]},
+        )
+    run(
+        "single",
+        {"best_val/macro_f1": 0.95, "test/acc": 0.8},
+        {**base, "optim.lr": "0.001", "data.cache_dir": "/machine/b"},
+    )
+    run("failed", {}, {**base, "optim.lr": "1.0"})
+    run("explore", {"n_clips": 27}, {"data.root": "/data"}, **{"genre.kind": "explore"})
+    return uri, ids
+
+
+def test_compare_ranks_a_sweep(
+    store: tuple[str, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    uri, ids = store
+    out = tmp_path / "top.csv"
+    args = ["--experiment", "genre", "--tracking-uri", uri, "--parent", ids["sweep"]]
+    assert compare.main([*args, "--top", "2", "--csv", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == (
+        f"Top 2 of 3 runs in experiment 'genre', children of {ids['sweep']}, by best_val/macro_f1:"
+    )
+    table = pd.read_csv(out, dtype={"optim.lr": str})
+    # Per-genre F1, test loss, machine paths and the trial bookkeeping stay out of the table.
+    assert list(table.columns) == ["rank", "best_val/macro_f1", "test/acc", "optim.lr", "run_id"]
+    assert list(table["run_id"]) == [ids["mid"], ids["high"]]
+    assert list(table["optim.lr"]) == ["0.001", "0.01"]
+    assert [line.split()[-1] for line in printed[2:]] == [ids["mid"], ids["high"]]
+
+
+def test_compare_whole_experiment_and_another_metric(
+    store: tuple[str, dict[str, str]], capsys: pytest.CaptureFixture
+) -> None:
+    uri, ids = store
+    assert compare.main(["--experiment", "genre", "--tracking-uri", uri]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # The failed run has no objective, the explore run is no training run.
+    assert lines[0] == "Top 4 of 4 runs in experiment 'genre', by best_val/macro_f1:"
+    assert [line.split()[-1] for line in lines[2:]] == [
+        ids["single"],
+        ids["mid"],
+        ids["high"],
+        ids["low"],
+    ]
+    assert "data.cache_dir" not in lines[1]
+    assert (
+        compare.main(["--experiment", "genre", "--tracking-uri", uri, "--metric", "test/acc"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines()[2].split()[-1] == ids["single"]
+
+
+def test_compare_bad_input(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    uri, _ = store
+    with pytest.raises(GenreError, match="No experiment 'genres' at .*; there are: Default, genre"):
+        compare.main(["--experiment", "genres", "--tracking-uri", uri])
+    with pytest.raises(GenreError, match="logged val/f1: choose --metric among best_val/macro_f1"):
+        compare.main(["--experiment", "genre", "--tracking-uri", uri, "--metric", "val/f1"])
+    with pytest.raises(GenreError, match="No run 0+ in the MLflow store"):
+        compare.main(["--experiment", "genre", "--tracking-uri", uri, "--parent", "0" * 32])
+    with pytest.raises(GenreError, match="the folder .* does not exist"):
+        compare.main(
+            [
+                "--experiment",
+                "genre",
+                "--tracking-uri",
+                uri,
+                "--csv",
+                str(tmp_path / "no" / "t.csv"),
+            ]
+        )
