@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# MLflow 3 sends usage telemetry at exit; without internet that costs ~10 s per command.
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install sweep train test lint bench ui clean
 

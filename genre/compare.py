@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")
+    if args.csv and not args.csv.parent.is_dir():
+        raise GenreError(f"Cannot write {args.csv}: the folder {args.csv.parent} does not exist.")
 
     client = open_store(args.tracking_uri)
     experiment = client.get_experiment_by_name(args.experiment)
@@ -55,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         names = sorted(e.name for e in client.search_experiments())
         raise GenreError(
             f"No experiment '{args.experiment}' at {without_password(args.tracking_uri)}; "
-            "there are: "
-            f"{', '.join(names) or 'none'}."
+            f"there are: {', '.join(names) or 'none'}."
         )
     where = f"experiment '{args.experiment}'"
     filter_string = None
@@ -117,8 +118,6 @@ def rank(runs: pd.DataFrame, metric: str, where: str) -> tuple[pd.DataFrame, str
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    if not path.parent.is_dir():
-        raise GenreError(f"Cannot write {path}: the folder {path.parent} does not exist.")
     # Written beside and renamed, so an interrupted write never leaves a partial table.
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     table.to_csv(partial, index=False)

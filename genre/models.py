@@ -24,7 +24,10 @@ def head(channels: int, n_classes: int, dropout: float) -> nn.Sequential:
 
 
 class CNN3(nn.Sequential):
-    """The seed report's network: three conv + ReLU + 2x2 max-pool layers, then a dense layer."""
+    """The seed report's network: three conv + ReLU + 2x2 max-pool layers, flattened into a
+    dense layer. The flattening keeps ``freq_bands`` frequency bands (time is averaged), so the
+    dense layer knows *where* in the spectrum a pattern sits, which genre depends on, while the
+    network still accepts any spectrogram size."""
 
     def __init__(
         self,
@@ -32,13 +35,17 @@ class CNN3(nn.Sequential):
         channels: tuple[int, int, int] = (16, 32, 64),
         kernel_size: int = 3,
         dropout: float = 0.3,
+        freq_bands: int = 8,
     ):
         c1, c2, c3 = channels
         super().__init__(
             conv_block(1, c1, kernel_size, batch_norm=False),
             conv_block(c1, c2, kernel_size, batch_norm=False),
             conv_block(c2, c3, kernel_size, batch_norm=False),
-            head(c3, n_classes, dropout),
+            nn.AdaptiveAvgPool2d((freq_bands, 1)),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c3 * freq_bands, n_classes),
         )
 
 
@@ -106,8 +113,6 @@ class ShortChunkResNet(nn.Module):
             ]
         )
         self.head = nn.Sequential(
-            nn.AdaptiveMaxPool2d(1),
-            nn.Flatten(),
             nn.Linear(widths[-1], widths[-1]),
             nn.BatchNorm1d(widths[-1]),
             nn.ReLU(inplace=True),
@@ -116,4 +121,5 @@ class ShortChunkResNet(nn.Module):
         )
 
     def forward(self, x):
-        return self.head(self.blocks(self.input_norm(x)))
+        # amax rather than AdaptiveMaxPool2d, whose CUDA backward has no deterministic kernel.
+        return self.head(self.blocks(self.input_norm(x)).amax(dim=(-2, -1)))

@@ -111,6 +111,14 @@ class GenreClassifier(pl.LightningModule):
         self.test_predictions.clear()
         self.test_targets.clear()
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # What the weights do not say, so a checkpoint plus its config rebuilds a usable net.
+        checkpoint["genre_net"] = {
+            "genres": self.net.genres,
+            "sample_rate": self.net.sample_rate,
+            "chunk_samples": self.net.chunk_samples,
+        }
+
     def configure_optimizers(self):
         options = OmegaConf.to_container(self.optim, resolve=True)
         schedule = options.pop("schedule", "none")

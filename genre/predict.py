@@ -15,7 +15,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from omegaconf.errors import OmegaConfBaseException
 from genre.audio import DecodeError, read_mono
 from genre.cli import add_tracking_uri, first_line, get_run, open_store, user_errors
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.module import GenreNet
 
 # Evenly spaced crops over the whole file, as many as cover it, up to this many: a long track is
 # sampled from intro to outro at a fixed network cost (the training clips came from the middle,
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any("error" in r for r in results) else 0
 
 
-def load_network(args: argparse.Namespace) -> torch.nn.Module:
+def load_network(args: argparse.Namespace) -> GenreNet:
     if args.checkpoint is not None:
         return load_checkpoint(args.checkpoint, args.config)
     if args.run is not None:
@@ -94,7 +97,7 @@ def load_network(args: argparse.Namespace) -> torch.nn.Module:
     return load_logged_model(str(args.model), str(args.model))
 
 
-def load_logged_model(uri: str, name: str) -> torch.nn.Module:
+def load_logged_model(uri: str, name: str) -> GenreNet:
     # Imported here, as in load_checkpoint: they pull in Lightning (seconds), which a wrong
     # option or run id need not wait for.
     import mlflow.pytorch
@@ -111,7 +114,7 @@ def load_logged_model(uri: str, name: str) -> torch.nn.Module:
     return net
 
 
-def load_checkpoint(checkpoint: Path, config: Path) -> torch.nn.Module:
+def load_checkpoint(checkpoint: Path, config: Path) -> GenreNet:
     """The network of a Lightning checkpoint of ``GenreClassifier``, built from its config."""
     from genre.train import build_network
 
@@ -182,9 +185,7 @@ def mismatch(exc: RuntimeError) -> str:
 
 
 @torch.inference_mode()
-def predict_file(
-    net: torch.nn.Module, path: Path, top: int, device: torch.device
-) -> dict[str, Any]:
+def predict_file(net: GenreNet, path: Path, top: int, device: torch.device) -> dict[str, Any]:
     decoded = read_mono(path, net.sample_rate, max_seconds=MAX_SECONDS)
     crops = evenly_spaced_crops(decoded.samples, net.chunk_samples)
     probs = net.clip_probabilities(torch.from_numpy(crops)[None].to(device))[0].cpu()

@@ -15,7 +15,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +90,6 @@ def normalize_storage(spec: str | None, cwd: Path) -> str:
                 "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db."
             )
         url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
-    if url.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
-        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; use the psycopg2 that is here.
-        url = url.set(drivername="postgresql+psycopg2")
     return url.render_as_string(hide_password=False)
 
 

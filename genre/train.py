@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from secrets import token_hex
 
 import hydra
 import lightning.pytorch as pl
@@ -58,11 +59,19 @@ def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None)
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     mlflow.set_experiment(cfg.mlflow.experiment)
-    tags = {**code_version(), "data.fingerprint": cache.fingerprint, **(tags or {})}
+    tags = {
+        **code_version(),
+        "data.fingerprint": cache.fingerprint,
+        # CPU sums are split by thread: reproduce uses the same count to match exactly.
+        "genre.torch_threads": str(torch.get_num_threads()),
+        **(tags or {}),
+    }
     if cfg.mlflow.parent_run_id:
         tags["mlflow.parentRunId"] = cfg.mlflow.parent_run_id
     with job_trial(cfg.optuna) as trial:
-        run = mlflow.start_run(run_name=cfg.mlflow.run_name, tags=tags)
+        # seed_everything also seeds MLflow's name generator: name runs from a fresh token.
+        name = cfg.mlflow.run_name or f"{cfg.model.name}-{cfg.features.name}-{token_hex(3)}"
+        run = mlflow.start_run(run_name=name, tags=tags)
         try:
             if trial is not None:
                 trial.set_user_attr("mlflow_run_id", run.info.run_id)

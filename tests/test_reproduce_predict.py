@@ -240,10 +240,6 @@ def test_predict_sources_agree_on_any_length_rate_and_channels(
     }
     answers = {}
     for name, args in sources.items():
-        if name == "checkpoint" and predict.CHECKPOINT_KEY not in torch.load(
-            checkpoint, weights_only=True
-        ):
-            pytest.skip("GenreClassifier does not save genre names in checkpoints yet (issue 5)")
         assert predict.main([*files, *args, "--json", "--top", "2"]) == 0
         answers[name] = json.loads(capsys.readouterr().out)
         assert answers[name] == answers["run"], name

@@ -407,7 +407,7 @@ def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) 
         "kind=a,b",
         "hydra/sweeper/pruner=none",
         "hydra.sweeper.study_name=workers",
-        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.n_trials=6",
         f"hydra.sweeper.storage={postgres_url}",
         "epochs=2",
         "epoch_seconds=0.5",
@@ -428,11 +428,11 @@ def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) 
 
     trials = load_trials(workdir, "workers", postgres_url)
     # Two workers that check the count at the same moment may each add the last trial.
-    assert 8 <= len(trials) <= 9
+    assert 6 <= len(trials) <= 7
     assert set(states(trials)) == {TrialState.COMPLETE}
     assert len({t.user_attrs["pid"] for t in trials}) == 2, "both workers should run trials"
     runs = runs_of(workdir)
-    [parent] = parents(runs)
+    assert len(parents(runs)) == 1, "the workers share one MLflow parent run"
     assert len(runs) == len(trials) + 1
 
 

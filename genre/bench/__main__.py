@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import sys
 import time
 import traceback
@@ -33,6 +34,25 @@ def row_function(name: str) -> Callable[[Workspace], RowResult]:
     else:
         from genre.bench.gpu import run
     return run
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every subprocess it waited for (sweeps, cache builds,
+    decode and synth workers): the work done, whatever else the machine was running."""
+    import resource
+
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def load_text() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -129,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ws.close()
     report["total_seconds"] = round(time.perf_counter() - started, 1)
+    report["total_cpu_seconds"] = round(cpu_seconds(), 1)
+    report["machine"]["load_average_at_end"] = load_text()
     Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n")
     m = report["machine"]
     print(
         f"genre bench{' --quick' if args.quick else ''}: {m['cpu_model']}, {m['cpus_usable']} "
         f"cores, torch {m['torch']}, {m['device']}, commit {(report['git']['commit'] or '?')[:10]}"
-        f"{' (dirty)' if report['git']['dirty'] else ''}, {report['total_seconds']:.0f} s"
+        f"{' (dirty)' if report['git']['dirty'] else ''}, {report['total_seconds']:.0f} s "
+        f"({report['total_cpu_seconds']:.0f} CPU-s, load average {load_text()})"
     )
     print(table(results))
     print(f"\nall figures: {args.out}")

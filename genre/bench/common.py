@@ -193,12 +193,13 @@ class Settings:
     sweep_trials: int  # 0: the demo sweep's own
     sweep_epochs: int  # 0: the demo sweep's own
     sweep_clips_per_genre: int  # 0: the demo sweep's own (the synth config's)
+    sweep_clip_seconds: float  # 0: the demo sweep's own (the synth config's)
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
-            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 0, 0, 6)
-        return cls(False, 40, 30.0, 22050, 5, 2.0, 256, 5, 0, 0, 0)
+            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 0, 0, 12, 4.0)
+        return cls(False, 40, 30.0, 22050, 5, 2.0, 256, 5, 0, 0, 0, 0.0)
 
 
 class Workspace:

@@ -89,6 +89,8 @@ def run(ws: Workspace) -> RowResult:
     scratch = ws.root / "sweeps"
     scratch.mkdir(parents=True, exist_ok=True)
     data = [f"data.clips_per_genre={s.sweep_clips_per_genre}"] if s.sweep_clips_per_genre else []
+    if s.sweep_clip_seconds:
+        data.append(f"data.clip_seconds={s.sweep_clip_seconds:g}")
 
     # Generate and cache the sweep's dataset once, so that the two sweeps share it.
     from genre.datamodule import GenreDataModule
@@ -178,6 +180,8 @@ def run(ws: Workspace) -> RowResult:
         "no_pruning": how_off,
         "floor_ratio": floor,
         "sides": info,
-        "logs": {k: str(v) for k, v in logs.items()},
+        "logs": {k: str(v) for k, v in logs.items()}
+        if ws.keep
+        else "removed with the workspace (keep them with --workdir)",
     }
     return result
