@@ -198,7 +198,7 @@ class Settings:
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
-            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 0, 0, 12, 4.0)
+            return cls(True, 12, 30.0, 22050, 3, 0.5, 64, 3, 0, 0, 0, 0.0)
         return cls(False, 40, 30.0, 22050, 5, 2.0, 256, 5, 0, 0, 0, 0.0)
 
 
