@@ -14,6 +14,17 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 
 
+TINY_RUN = (
+    "data.chunk_seconds=1",
+    "data.eval_crops=2",
+    "data.batch_size=8",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "features.n_mels=32",
+)
+"""Overrides that make a `genre.train` run take seconds, for tests of what it leaves behind."""
+
+
 def tone(seconds: float, rate: int, freq: float, seed: int = 0, channels: int = 1) -> np.ndarray:
     """A sine plus a little noise: real, non-silent audio with a known dominant frequency."""
     rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import soundfile as sf
-from conftest import run_module, tone
+from conftest import TINY_RUN, run_module, tone
 from omegaconf import OmegaConf
 
 EXPERIMENT = "served"
@@ -93,10 +93,8 @@ def served(
             "data=folder",
             f"data.root={tiny_folder}",
             "data.clip_seconds=3",
-            "data.chunk_seconds=1",
+            *TINY_RUN,
             "model=cnn3",
-            "trainer.max_epochs=2",
-            "trainer.enable_progress_bar=false",
             f"mlflow.tracking_uri={url}",
             f"mlflow.experiment={EXPERIMENT}",
             "optim.lr=0.001,0.01",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import TINY_RUN
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
@@ -441,18 +442,7 @@ def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) 
 
 @pytest.mark.slow
 def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> None:
-    tiny = [
-        "data=synth",
-        "data.clips_per_genre=6",
-        "data.clip_seconds=2",
-        "data.chunk_seconds=1",
-        "data.eval_crops=2",
-        "data.batch_size=8",
-        "trainer.max_epochs=2",
-        "trainer.enable_progress_bar=false",
-        "features.n_mels=32",
-        "model=cnn3",
-    ]
+    tiny = ["data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"]
     sweep = [
         "features=mel,stft",
         "hydra/sweeper/sampler=grid",

@@ -10,17 +10,9 @@ import mlflow
 import pytest
 import torch
 import yaml
-from conftest import run_module, tone, write_genre_folder
+from conftest import TINY_RUN, run_module, tone, write_genre_folder
 
-TINY = [
-    "data.clip_seconds=3",
-    "data.chunk_seconds=1",
-    "data.eval_crops=2",
-    "data.batch_size=8",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "features.n_mels=32",
-]
+TINY = ["data.clip_seconds=3", *TINY_RUN]
 
 
 @pytest.fixture(scope="module")
