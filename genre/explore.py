@@ -33,11 +33,11 @@ from genre.datamodule import GenreDataModule
 from genre.errors import GenreError
 from genre.features import Spectrogram
 from genre.tracking import flat_params
+from genre.train import CONF_DIR
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 SPLIT_ORDER = ("train", "val", "test")
 BATCH = 32  # clips per spectrogram call: one call per clip costs far more than the maths
 

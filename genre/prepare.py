@@ -11,18 +11,10 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
-from omegaconf import DictConfig
 
+from genre.cli import user_errors
 from genre.datamodule import GenreDataModule
-from genre.errors import GenreError
-from genre.train import CONF_DIR
-
-
-def compose_config(overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(CONF_DIR, version_base="1.3"):
-        return compose("config", overrides=overrides)
+from genre.train import compose_config
 
 
 def summary(data: GenreDataModule) -> str:
@@ -49,13 +41,10 @@ def summary(data: GenreDataModule) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    with user_errors():
         cfg = compose_config(sys.argv[1:] if argv is None else argv)
         data = GenreDataModule(cfg.data)
         data.load()
-    except (GenreError, HydraException) as exc:
-        print(f"genre: {exc}", file=sys.stderr)
-        return 2
     with pd.option_context("display.width", 120):
         print(summary(data))
     return 0

@@ -18,7 +18,9 @@ import mlflow.pytorch
 import numpy as np
 import optuna
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,9 +29,25 @@ from genre.errors import GenreError
 from genre.features import Spectrogram
 from genre.module import GenreClassifier, GenreNet
 from genre.study import job_trial, pruning_callback
-from genre.tracking import MlflowMetrics, code_version, flat_params, log_test_report
+from genre.tracking import (
+    PROJECT_ROOT,
+    MlflowMetrics,
+    code_version,
+    flat_params,
+    log_test_report,
+)
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CONF_DIR = str(PROJECT_ROOT / "conf")
+
+
+def compose_config(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:
+    """The config ``python -m genre.train OVERRIDES`` would run, for the tools that are not Hydra
+    apps; a composition error (unknown key or option) becomes a GenreError."""
+    try:
+        with initialize_config_dir(CONF_DIR, version_base="1.3"):
+            return compose("config", overrides=overrides, return_hydra_config=return_hydra_config)
+    except HydraException as exc:
+        raise GenreError(str(exc)) from exc
 
 
 def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:

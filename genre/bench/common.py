@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": lambda a, b: a >= b,
     "<=": lambda a, b: a <= b,
@@ -259,10 +257,9 @@ class Workspace:
     @property
     def cfg(self) -> DictConfig:
         if self._cfg is None:
-            from hydra import compose, initialize_config_dir
+            from genre.train import compose_config
 
-            with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-                self._cfg = compose("config", overrides=self.overrides())
+            self._cfg = compose_config(self.overrides())
         return self._cfg
 
     @property

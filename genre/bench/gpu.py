@@ -9,11 +9,10 @@ import time
 import hydra
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from genre.bench.common import CONF_DIR, Metric, RowResult, Workspace, best, median
-from genre.train import build_network
+from genre.bench.common import Metric, RowResult, Workspace, best, median
+from genre.train import build_network, compose_config
 
 MODELS = ("cnn3", "resnet")
 
@@ -23,8 +22,7 @@ def train_speed(
 ) -> tuple[float, float]:
     """Examples/s over ``steps`` training steps (after warm-up), and the share of the wall time
     spent in ``next(loader)``, i.e. waiting for data."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=[*ws.overrides(), f"model={model}"])
+    cfg = compose_config([*ws.overrides(), f"model={model}"])
     torch.manual_seed(0)
     net = build_network(cfg, ws.data.genres).to(device).train()
     options = OmegaConf.to_container(cfg.optim, resolve=True)

@@ -13,19 +13,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from genre.bench.common import CONF_DIR, Metric, RowResult, Target, Workspace, progress
-
-PROJECT_ROOT = Path(CONF_DIR).parent
+from genre.bench.common import Metric, RowResult, Target, Workspace, progress
+from genre.train import compose_config
 
 
 def demo_config(extra: list[str]):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("config", overrides=["sweeps=demo", *extra], return_hydra_config=True)
+    return compose_config(["sweeps=demo", *extra], return_hydra_config=True)
 
 
 def no_pruning_overrides(n_trials: int) -> tuple[list[str], str]:
@@ -95,8 +91,7 @@ def run(ws: Workspace) -> RowResult:
     # Generate and cache the sweep's dataset once, so that the two sweeps share it.
     from genre.datamodule import GenreDataModule
 
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=["data=synth", *data])
+    cfg = compose_config(["data=synth", *data])
     GenreDataModule(cfg.data).load()
 
     off, how_off = no_pruning_overrides(n_trials)
