@@ -70,16 +70,10 @@ def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None)
     """One tracked run; returns the best validation value of ``cfg.objective``. The best
     checkpoint is kept as ``output_dir/checkpoints/best.ckpt``; ``tags`` go on the MLflow run."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    data = GenreDataModule(cfg.data)
-    cache = data.load()
-    net = build_network(cfg, data.genres)
-    module = GenreClassifier(net, cfg.optim, data.class_weights(), cfg.loss.label_smoothing)
-
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     mlflow.set_experiment(cfg.mlflow.experiment)
     tags = {
         **code_version(),
-        "data.fingerprint": cache.fingerprint,
         # CPU sums are split by thread: reproduce uses the same count to match exactly.
         "genre.torch_threads": str(torch.get_num_threads()),
         **(tags or {}),
@@ -99,7 +93,7 @@ def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None)
                         "optuna.study_name": cfg.optuna.study_name,
                     }
                 )
-            objective = _fit_and_log(cfg, data, module, trial, run.info.run_id, output_dir)
+            objective = _fit_and_log(cfg, trial, run.info.run_id, output_dir)
         except optuna.TrialPruned:
             mlflow.set_tag("trial_state", "PRUNED")
             mlflow.end_run("KILLED")
@@ -114,13 +108,15 @@ def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None)
 
 
 def _fit_and_log(
-    cfg: DictConfig,
-    data: GenreDataModule,
-    module: GenreClassifier,
-    trial: optuna.Trial | None,
-    run_id: str,
-    output_dir: Path,
+    cfg: DictConfig, trial: optuna.Trial | None, run_id: str, output_dir: Path
 ) -> float:
+    # Built inside the run, so that bad data or a bad config combination is a FAILED run with
+    # its error, like any other failure of a sweep's trial.
+    data = GenreDataModule(cfg.data)
+    cache = data.load()
+    mlflow.set_tag("data.fingerprint", cache.fingerprint)
+    net = build_network(cfg, data.genres)
+    module = GenreClassifier(net, cfg.optim, data.class_weights(), cfg.loss.label_smoothing)
     mlflow.log_params(flat_params(cfg))
     mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     mlflow.log_text(data.cache.rejected.to_csv(index=False), "data/rejected.csv")

@@ -132,3 +132,27 @@ def test_bad_input_is_one_clear_sentence(tmp_path, args, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failing_run_is_recorded_failed_with_its_error(tiny_folder, tmp_path):
+    """A bad config combination (f_max above Nyquist) fails inside the run, so a sweep's trial
+    that fails this way shows in MLflow as FAILED with the reason."""
+    uri = f"sqlite:///{tmp_path}/m.db"
+    result = run_module(
+        "genre.train",
+        "data=folder",
+        f"data.root={tiny_folder}",
+        "features.f_max=12000",
+        *TINY,
+        f"mlflow.tracking_uri={uri}",
+        "mlflow.experiment=fails",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "f_max=12000" in result.stderr
+    mlflow.set_tracking_uri(uri)
+    (run,) = mlflow.search_runs(experiment_names=["fails"], output_format="list")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["trial_state"] == "FAIL"
+    assert "GenreError" in run.data.tags["error"] and "f_max" in run.data.tags["error"]
+    assert len(run.data.tags["data.fingerprint"]) == 20
