@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import mlflow
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
-from genre.errors import GenreError
+from genre.errors import GenreError, first_line
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # the default of conf/config.yaml's mlflow node
 
@@ -100,14 +99,3 @@ def get_run(client: mlflow.MlflowClient, run_id: str) -> Run:
                 "check the id (python -m genre.compare lists runs) and --tracking-uri."
             ) from exc
         raise GenreError(f"Cannot read run {run_id}: {first_line(exc)}.") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    """The gist of a library error, for a one-line message: an OS error buried in an HTTP
-    client's retry report ("[Errno 111] Connection refused") says more than the report."""
-    text = str(exc).strip()
-    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno:
-        return errno.group(1).strip().rstrip(".").lower()
-    lines = text.splitlines()
-    return lines[0].rstrip(".") if lines else type(exc).__name__

@@ -8,8 +8,9 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from genre.cache import AudioSpec, Cache, load_or_build, open_audio
 from genre.errors import GenreError, check_choice
@@ -121,10 +122,12 @@ class GenreDataModule(pl.LightningDataModule):
         rows, labels = self.split_rows(split)
         crops = None if train else int(self.data.eval_crops)
         dataset = ClipCrops(self.cache, rows, labels, self.chunk_samples, crops)
-        sampler = None
+        sampler: Sampler | None = None
         if train and self.data.balance == "sampler":
             weights = 1.0 / self.class_counts()[labels]
             sampler = WeightedRandomSampler(torch.as_tensor(weights), len(labels))
+        elif not train and self.trainer is not None and self.trainer.world_size > 1:
+            sampler = self._eval_shard(split, dataset)
         workers = int(self.data.num_workers)
         return DataLoader(
             dataset,
@@ -135,6 +138,19 @@ class GenreDataModule(pl.LightningDataModule):
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
         )
+
+    def _eval_shard(self, split: str, dataset: ClipCrops) -> Sampler:
+        """This DDP process's share of an evaluation split. Every clip is scored exactly once over
+        all processes, as the synced metrics assume: Lightning's own DistributedSampler would pad
+        the shards to equal length with repeated clips."""
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        if len(dataset) < world:
+            # A process without a batch would never join the others' metric sync.
+            raise GenreError(
+                f"The {split} split has {len(dataset)} clip(s), fewer than the {world} DDP "
+                "processes: add clips or lower trainer.devices."
+            )
+        return UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

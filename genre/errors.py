@@ -1,5 +1,7 @@
 """User-facing errors: one sentence naming the problem and the fix, never a traceback."""
 
+import re
+
 
 class GenreError(Exception):
     """A problem with the user's input or configuration that they can fix.
@@ -12,3 +14,16 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     """Refuse a config value outside its known options, naming them."""
     if value not in choices:
         raise GenreError(f"Unknown {name} '{value}': choose one of {', '.join(choices)}.")
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The gist of a library error, for a one-line message: an OS error buried in an HTTP
+    client's retry report ("[Errno 111] Connection refused") says more than the report."""
+    # SQLAlchemy prefixes the driver's exception class: "(psycopg.OperationalError) ...".
+    text = re.sub(r"^\([\w.]+\) ", "", str(exc).strip())
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        return errno.group(1).strip().rstrip(".").lower()
+    lines = text.splitlines()
+    line = lines[0].rstrip(".") if lines else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"

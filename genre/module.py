@@ -9,8 +9,12 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
 
 from genre.errors import check_choice
 from genre.features import Spectrogram
@@ -71,8 +75,12 @@ class GenreClassifier(pl.LightningModule):
         self.train_metrics = metric_set(n, "train/")
         self.val_metrics = metric_set(n, "val/")
         self.test_metrics = metric_set(n, "test/")
-        self.test_predictions: list[torch.Tensor] = []
-        self.test_targets: list[torch.Tensor] = []
+        # Metrics too, for the per-clip mean over all DDP processes: Lightning's sync_dist mean
+        # rounds the clip count to an integer when the processes' shares differ.
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
+        # A metric, so that under DDP it sums every process's share of the test clips.
+        self.test_confusion = MulticlassConfusionMatrix(n)
+        self.test_matrix: torch.Tensor | None = None  # [true genre, predicted genre] counts
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         waves, targets = batch
@@ -80,36 +88,49 @@ class GenreClassifier(pl.LightningModule):
         loss = F.cross_entropy(
             logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
         )
-        if not torch.isfinite(loss):
+        # Decided together under DDP, so that every process stops at the same step and none is
+        # left waiting for the others' gradients (a no-op with one process).
+        if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
             raise FloatingPointError(
-                f"training loss is {loss.item()} at step {self.global_step}: the run diverged "
-                "(lower optim.lr or enable trainer.gradient_clip_val)"
+                f"training loss is not finite ({loss.item()} here) at step {self.global_step}: "
+                "the run diverged (lower optim.lr or enable trainer.gradient_clip_val)"
             )
         self.train_metrics.update(logits, targets)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(targets))
+        # sync_dist: under DDP the mean over all processes' batches (whose sizes are equal in
+        # training: Lightning's DistributedSampler pads the shards), not this process's.
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=len(targets),
+            sync_dist=True,
+        )
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
 
-    def _eval_step(self, batch, metrics: MetricCollection, prefix: str) -> torch.Tensor:
+    def _eval_step(
+        self, batch, metrics: MetricCollection, loss_metric: MeanMetric, prefix: str
+    ) -> torch.Tensor:
         crops, targets = batch
         probs = self.net.clip_probabilities(crops)
         loss = F.nll_loss(torch.log(probs.clamp_min(1e-8)), targets)
         metrics.update(probs, targets)
-        self.log(f"{prefix}loss", loss, on_epoch=True, batch_size=len(targets))
+        loss_metric.update(loss, weight=len(targets))
+        self.log(f"{prefix}loss", loss_metric, on_epoch=True)
         self.log_dict(metrics, on_epoch=True)
         return probs
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metrics, "val/")
+        self._eval_step(batch, self.val_metrics, self.val_loss, "val/")
 
     def test_step(self, batch, batch_idx: int) -> None:
-        probs = self._eval_step(batch, self.test_metrics, "test/")
-        self.test_predictions.append(probs.argmax(-1).cpu())
-        self.test_targets.append(batch[1].cpu())
+        probs = self._eval_step(batch, self.test_metrics, self.test_loss, "test/")
+        self.test_confusion.update(probs, batch[1])
 
-    def on_test_epoch_start(self) -> None:
-        self.test_predictions.clear()
-        self.test_targets.clear()
+    def on_test_epoch_end(self) -> None:
+        self.test_matrix = self.test_confusion.compute().cpu()  # on every rank: compute syncs
+        self.test_confusion.reset()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # What the weights do not say, so a checkpoint plus its config rebuilds a usable net.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genre.cli import add_tracking_uri, first_line, get_run, open_store, user_errors
-from genre.errors import GenreError
+from genre.cli import add_tracking_uri, get_run, open_store, user_errors
+from genre.errors import GenreError, first_line
 
 CONFIG_ARTIFACT = "config.yaml"
 COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers seen mid-epoch
@@ -224,5 +225,12 @@ def _number(value: float | None) -> str:
 
 
 if __name__ == "__main__":
-    with user_errors():
-        sys.exit(main())
+    # Lightning's DDP launcher starts local ranks 1.. by running this command line again: they
+    # join the reproduction's training (genre.train.ddp_worker) rather than reproduce the run.
+    from genre.train import DDP_JOB_ENV, ddp_worker
+
+    if DDP_JOB_ENV in os.environ and os.environ.get("LOCAL_RANK", "0") != "0":
+        ddp_worker()
+    else:
+        with user_errors():
+            sys.exit(main())

@@ -8,6 +8,7 @@ launcher, in another process or on another machine.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -27,12 +28,7 @@ from optuna.pruners import (
     NopPruner,
     SuccessiveHalvingPruner,
 )
-from optuna.storages import (
-    BaseStorage,
-    JournalStorage,
-    RDBStorage,
-    RetryHeartbeatStaleTrialCallback,
-)
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 
 # Private in Optuna, but it is the interface `optuna.storages.fail_stale_trials` checks for.
 from optuna.storages._heartbeat import BaseHeartbeat
@@ -60,6 +56,9 @@ PRUNERS: dict[str, type[BasePruner]] = {
 }
 
 _SCHEMA_ATTEMPTS = 3
+_CONNECT_TIMEOUT_S = 10
+# Advisory lock keys are two int4s; the first keeps genre's locks apart from anyone else's.
+_ADVISORY_LOCK_SPACE = 0x67656E72  # "genr"
 
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -107,36 +106,41 @@ def open_storage(
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
-    max_retries: int | None = None,
+    stale_trial_callback: StaleTrialCallback | None = None,
 ) -> BaseStorage:
     """Open a storage from a `normalize_storage` URL.
 
     With `heartbeat_interval`, `optuna.storages.fail_stale_trials` fails running trials whose
-    heartbeat is older than `grace_period` (default: two intervals) and queues their parameters
-    again, up to `max_retries` times.
+    heartbeat is older than `grace_period` (default: two intervals) and calls
+    `stale_trial_callback` on each.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
-        retry = None
-        if heartbeat_interval is not None:
-            retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
         if url.startswith(JOURNAL_PREFIX):
             return _HeartbeatJournalStorage(
-                url.removeprefix(JOURNAL_PREFIX), heartbeat_interval, grace_period, retry
+                url.removeprefix(JOURNAL_PREFIX),
+                heartbeat_interval,
+                grace_period,
+                stale_trial_callback,
             )
         return _rdb_storage(
             url,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
-            heartbeat_stale_trial_callback=retry,
+            heartbeat_stale_trial_callback=stale_trial_callback,
         )
 
 
 def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    engine_kwargs = {}
+    if url.startswith("sqlite"):
+        # Jobs and heartbeats write from several processes; wait for SQLite's lock, not 5 s.
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    elif url.startswith("postgresql"):
+        # A database host that drops packets should fail the sweep in seconds, not hang it.
+        engine_kwargs = {"connect_args": {"connect_timeout": _CONNECT_TIMEOUT_S}}
     for _ in range(_SCHEMA_ATTEMPTS - 1):
         try:
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
@@ -145,6 +149,43 @@ def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
             # Optuna's tables, and the loser's CREATE fails; on its next try they exist.
             time.sleep(1.0)
     return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+
+
+@contextmanager
+def admission(storage: BaseStorage, study_id: int) -> Iterator[None]:
+    """Hold the study's admission lock while the block runs.
+
+    Workers count a study's free places and ask their trials inside it, so that together they
+    never ask more than `n_trials` (Optuna's own MaxTrialsCallback overshoots by up to one trial
+    per worker). The lock is the database's or the file system's, so it dies with its holder: a
+    PostgreSQL advisory lock for the length of a transaction, `flock` next to a SQLite file or a
+    journal file. Other databases go without and may overshoot.
+    """
+    if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with storage.engine.begin() as connection:
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :study)"),
+                {"space": _ADVISORY_LOCK_SPACE, "study": study_id},
+            )
+            yield  # committing the transaction releases the lock
+        return
+    if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "sqlite":
+        path: str | None = storage.engine.url.database
+    elif isinstance(storage, _HeartbeatJournalStorage):
+        path = storage.path
+    else:
+        log.warning(
+            "No admission lock for %s storage: concurrent workers may run a few more trials "
+            "than n_trials",
+            type(storage).__name__,
+        )
+        yield
+        return
+    with open(f"{path}.genre-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        yield
 
 
 def _beat_key(trial_id: int) -> str:
@@ -165,6 +206,7 @@ class _HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         stale_trial_callback: StaleTrialCallback | None,
     ) -> None:
         super().__init__(JournalFileBackend(path))
+        self.path = path
         self._heartbeat_interval = heartbeat_interval
         self._grace_period = grace_period
         self._stale_trial_callback = stale_trial_callback

@@ -12,7 +12,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.metrics import classification_report
+
+from genre.study import display_storage
 
 matplotlib.use("Agg")  # runs headless, in worker processes too
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,6 +35,15 @@ def flat_params(cfg: DictConfig) -> dict[str, str]:
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
     return out
+
+
+def logged_config(cfg: DictConfig) -> DictConfig:
+    """The resolved config as a run records it: the study storage's password masked, since a
+    sweep hands every job the full URL."""
+    shown = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if OmegaConf.select(shown, "optuna.storage"):
+        shown.optuna.storage = display_storage(shown.optuna.storage)
+    return shown
 
 
 def code_version() -> dict[str, str]:
@@ -77,9 +88,13 @@ class MlflowMetrics(pl.Callback):
             self._log(trainer, ("val/",))
 
 
-def log_test_report(genres: list[str], targets: np.ndarray, predictions: np.ndarray) -> None:
-    """Confusion matrix figure, per-class precision/recall/F1 table and per-class F1 metrics."""
+def log_test_report(genres: list[str], matrix: np.ndarray) -> None:
+    """Confusion matrix figure, per-class precision/recall/F1 table and per-class F1 metrics, from
+    the test confusion matrix (``[true, predicted]`` clip counts, all DDP processes' together)."""
     labels = list(range(len(genres)))
+    # One (target, prediction) pair per counted clip: the report needs no more than the counts.
+    cells = np.indices(matrix.shape).reshape(2, -1)
+    targets, predictions = np.repeat(cells, matrix.ravel().astype(np.int64), axis=1)
     report = classification_report(
         targets,
         predictions,
@@ -91,7 +106,6 @@ def log_test_report(genres: list[str], targets: np.ndarray, predictions: np.ndar
     table = pd.DataFrame(report).T.rename_axis("genre").reset_index()
     mlflow.log_text(table.to_csv(index=False, float_format="%.4f"), "per_class.csv")
     mlflow.log_metrics({f"test/f1/{g}": report[g]["f1-score"] for g in genres})
-    matrix = confusion_matrix(targets, predictions, labels=labels)
     mlflow.log_figure(confusion_figure(matrix, genres), "confusion_matrix.png")
 
 

@@ -4,12 +4,6 @@ proxied to its artifact store), then its REST API, genre.compare and genre.predi
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -18,42 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 import soundfile as sf
-from conftest import TINY_RUN, run_module, tone
+from conftest import TINY_RUN, MlflowServer, run_module, tone
 from omegaconf import OmegaConf
 
 EXPERIMENT = "served"
-START_TIMEOUT = 120  # seconds for the server to answer /health (migrations on a fresh database)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"mlflow server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"mlflow server did not answer in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    """The server and its workers: they share the process group it was started in."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=20)
 
 
 def api(url: str, path: str, body: dict | None = None, **query: str) -> dict:
@@ -72,21 +34,9 @@ def served(
     tiny_folder: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SimpleNamespace]:
     root = tmp_path_factory.mktemp("server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-                "--artifacts-destination", str(root / "artifacts"),
-                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            ],
-            cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    server = MlflowServer(root).start()
+    url = server.url
     try:
-        wait_for_health(url, server, log)
         sweep = run_module(
             "genre.train",
             "-m",
@@ -107,7 +57,7 @@ def served(
         assert sweep.returncode == 0, sweep.stderr[-3000:]
         yield SimpleNamespace(url=url, root=root)
     finally:
-        stop(server)
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,14 @@
 """The genre_optuna sweeper: search-space parsing, and real sweeps of the toy Hydra app in
-tests/sweeper_app run as subprocesses against SQLite, journal and PostgreSQL storages."""
+tests/sweeper_app run as subprocesses against SQLite and journal storages (many workers on
+PostgreSQL are in test_scale_out.py)."""
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -29,7 +26,6 @@ from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
-PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
 # --- search space -------------------------------------------------------------------------
@@ -290,35 +286,6 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
     assert retry.params == {"x": 0.3, "kind": "b"}
 
 
-def test_interrupted_trials_run_again_on_resume(workdir: Path) -> None:
-    (workdir / "stop").touch()
-    overrides = [
-        "x=interval(0, 1)",
-        "kind=a,b",
-        "hydra.sweeper.study_name=ctrl_c",
-        "hydra.sweeper.n_trials=2",
-        "interrupt_file=stop",
-    ]
-    proc = subprocess.run(
-        sweep_command(*overrides),
-        cwd=workdir,
-        env=sweep_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr
-    [interrupted, queued] = load_trials(workdir, "ctrl_c")
-    assert (interrupted.state, queued.state) == (TrialState.FAIL, TrialState.WAITING)
-    [parent] = parents(runs_of(workdir))
-    assert parent.info.status == "KILLED"
-
-    run_sweep(workdir, *overrides)
-    trials = load_trials(workdir, "ctrl_c")
-    assert states(trials) == [TrialState.FAIL] + [TrialState.COMPLETE] * 2
-    assert trials[1].params == interrupted.params
-
-
 def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> None:
     proc = subprocess.run(
         sweep_command("sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9"),
@@ -332,109 +299,6 @@ def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> Non
     [message] = [line for line in proc.stderr.splitlines() if line.startswith("genre: ")]
     assert message.startswith("genre: Cannot create the study's MLflow run at http://127.0.0.1:9;")
     assert "Traceback" not in proc.stderr
-
-
-# --- many workers on PostgreSQL -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1, run as the `postgres` user when we are root
-    (initdb refuses root)."""
-    if not PG_BIN_DIRS:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to run initdb as")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    # Not pytest's tmp_path: its parents are closed to the postgres user.
-    home = Path(tempfile.mkdtemp(prefix="genre-pg-"))
-    if as_user:
-        shutil.chown(home, "postgres")
-    pg = PG_BIN_DIRS[0]
-    port = free_port()
-    subprocess.run(
-        [
-            *as_user,
-            pg / "initdb",
-            "-D",
-            home / "data",
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_user,
-            pg / "pg_ctl",
-            "-D",
-            home / "data",
-            "-l",
-            home / "log",
-            "-w",
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, pg / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def test_two_workers_share_one_postgres_study(workdir: Path, postgres_url: str) -> None:
-    overrides = (
-        "x=interval(-2, 2)",
-        "kind=a,b",
-        "hydra/sweeper/pruner=none",
-        "hydra.sweeper.study_name=workers",
-        "hydra.sweeper.n_trials=6",
-        f"hydra.sweeper.storage={postgres_url}",
-        "epochs=2",
-        "epoch_seconds=0.5",
-    )
-    workers = [
-        subprocess.Popen(
-            sweep_command(*overrides, f"hydra.sweep.dir=multirun/w{i}"),
-            cwd=workdir,
-            env=sweep_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    outputs = [worker.communicate(timeout=180)[0] for worker in workers]
-    assert [w.returncode for w in workers] == [0, 0], "\n".join(o[-3000:] for o in outputs)
-
-    trials = load_trials(workdir, "workers", postgres_url)
-    # Two workers that check the count at the same moment may each add the last trial.
-    assert 6 <= len(trials) <= 7
-    assert set(states(trials)) == {TrialState.COMPLETE}
-    assert len({t.user_attrs["pid"] for t in trials}) == 2, "both workers should run trials"
-    runs = runs_of(workdir)
-    assert len(parents(runs)) == 1, "the workers share one MLflow parent run"
-    assert len(runs) == len(trials) + 1
 
 
 # --- the real training job ----------------------------------------------------------------
@@ -461,6 +325,9 @@ def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> N
 
     trials = load_trials(workdir, "e2e")
     assert states(trials) == [TrialState.COMPLETE] * 2
+    # Job folders are named by trial, so workers sharing a sweep dir never share a job dir.
+    checkpoints = workdir.glob("multirun/*/*/*/checkpoints/best.ckpt")
+    assert {c.parents[1].name for c in checkpoints} == {f"trial-{t.number}" for t in trials}
     assert {t.params["features"] for t in trials} == {"mel", "stft"}
     runs = runs_of(workdir, "e2e")
     [parent] = parents(runs)

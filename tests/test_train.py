@@ -156,3 +156,17 @@ def test_a_failing_run_is_recorded_failed_with_its_error(tiny_folder, tmp_path):
     assert run.data.tags["trial_state"] == "FAIL"
     assert "GenreError" in run.data.tags["error"] and "f_max" in run.data.tags["error"]
     assert len(run.data.tags["data.fingerprint"]) == 20
+
+
+def test_a_runs_record_masks_the_study_storage_password() -> None:
+    from omegaconf import OmegaConf
+
+    from genre.tracking import flat_params, logged_config
+    from genre.train import compose_config
+
+    url = "postgresql://genre:s3cret@db-host:5432/optuna"
+    cfg = compose_config([f"optuna.storage={url}", "optuna.trial_id=7"])
+    shown = logged_config(cfg)
+    assert flat_params(shown)["optuna.storage"] == "postgresql://genre:***@db-host:5432/optuna"
+    assert "s3cret" not in OmegaConf.to_yaml(shown)
+    assert cfg.optuna.storage == url  # the job itself still connects with it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import distribution_to_json
 from optuna.exceptions import (
     DuplicatedStudyError,
     ExperimentalWarning,
@@ -25,12 +27,13 @@ from optuna.exceptions import (
 )
 from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError
+from genre.errors import GenreError, first_line
 from genre.study import (
     SETTINGS_ATTR,
     Heartbeat,
+    admission,
     display_storage,
     make_pruner,
     normalize_storage,
@@ -51,6 +54,10 @@ SAMPLERS: dict[str, type[BaseSampler]] = {
 _SAMPLER_PACKAGES = {"cmaes": ("cmaes",), "gp": ("scipy", "torch")}
 # Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+SPACE_ATTR = "genre_search_space"
+"""Study user attr with the search space and objective, which a resuming sweep must share."""
+# Seconds between looks at a study whose last trials run on other workers.
+_POLL_S = 5.0
 
 
 @contextmanager
@@ -92,6 +99,8 @@ class OptunaSweep(Sweeper):
         self.max_retries = max_retries
         self.params: Mapping[str, Any] = OmegaConf.to_container(params) if params else {}
         self.job_idx = 0
+        self.lost_batches = 0  # in a row; see _launch
+        self.run: StudyRun | None = None
 
     def setup(
         self,
@@ -116,43 +125,100 @@ class OptunaSweep(Sweeper):
         space = parse_search_space(self.params, arguments, parser)
         sampler, n_trials = self._sampler(space)
         storage = self._storage()
-        study, created = self._study(storage, sampler)
+        study = self._study(storage, sampler, space)
         self._save_multirun_config()
-        run = StudyRun.open(self.config, study, created, self._description(space, n_trials))
+        with admission(storage, study._study_id):
+            self.run = StudyRun.open(self.config, study, self._description(space, n_trials))
+        if self.run is not None:
+            self.run.close_dead_runs(study.get_trials(deepcopy=False))
         try:
-            returns = self._loop(study, storage, space, n_trials, run)
+            returns = self._loop(study, storage, space, n_trials)
         except BaseException as e:
-            if run is not None:
-                run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+            if self.run is not None:
+                self.run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             raise
-        if run is not None:
-            run.log_summary(study)
-            run.end("FINISHED")
+        if self.run is not None:
+            with admission(storage, study._study_id):
+                self.run.finish(study)
         print_summary(study, self.config, Path(self.config.hydra.sweep.dir))
         return returns
 
     def _loop(
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace, n_trials: int
+    ) -> list[Sequence[JobReturn]]:
+        """Ask, launch and tell batches until the study holds `n_trials` finished trials.
+
+        A worker with no place left waits for the trials other workers run, if heartbeats are
+        on: a dead worker's trial is then failed here and its retry run by a live worker.
+        """
+        returns: list[Sequence[JobReturn]] = []
+        waiting = False
+        while True:
+            with admission(storage, study._study_id):
+                trials, running = self._admit(study, space, n_trials)
+            if trials:
+                waiting = False
+                returns.append(self._run_batch(study, storage, trials, space))
+                continue
+            if not running or self.heartbeat_interval is None:
+                return returns
+            if not waiting:
+                log.info(
+                    "All %d trials are taken; waiting for %d running on other workers",
+                    n_trials,
+                    running,
+                )
+                waiting = True
+            time.sleep(min(_POLL_S, float(self.heartbeat_interval)))
+
+    def _admit(
+        self, study: optuna.Study, space: SearchSpace, n_trials: int
+    ) -> tuple[list[optuna.Trial], int]:
+        """Ask this worker's next batch, as many trials as there are free places (under the
+        admission lock); and how many trials run meanwhile."""
+        with _quiet_optuna():
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        taken = [t for t in trials if t.state in _TAKEN and t.number not in retried]
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        with _quiet_optuna():
+            asked = [
+                study.ask(space.distributions)
+                for _ in range(min(self.n_jobs, n_trials - len(taken)))
+            ]
+        return asked, running
+
+    def _run_batch(
         self,
         study: optuna.Study,
         storage: BaseStorage,
+        trials: list[optuna.Trial],
         space: SearchSpace,
-        n_trials: int,
-        run: StudyRun | None,
-    ) -> list[Sequence[JobReturn]]:
-        returns: list[Sequence[JobReturn]] = []
-        while (batch_size := min(self.n_jobs, self._missing(study, n_trials))) > 0:
-            with _quiet_optuna():
-                trials = [study.ask(space.distributions) for _ in range(batch_size)]
-            batch = [
-                space.overrides(trial.params) + self._contract(study, trial, run)
-                for trial in trials
-            ]
-            log.info("Launching trials %s", ", ".join(str(t.number) for t in trials))
-            results = self._launch(study, storage, trials, batch)
-            for trial, result in zip(trials, results, strict=True):
-                self._tell(study, trial, result)
-            returns.append(results)
-        return returns
+    ) -> Sequence[JobReturn]:
+        batch = [space.overrides(trial.params) + self._contract(study, trial) for trial in trials]
+        log.info("Launching trials %s", ", ".join(str(t.number) for t in trials))
+        results = self._launch(study, storage, trials, batch)
+        if results is None:
+            return []
+        outcomes = [_outcome(t.number, r) for t, r in zip(trials, results, strict=True)]
+        failed = [
+            t for t, (state, _) in zip(trials, outcomes, strict=True) if state == TrialState.FAIL
+        ]
+        lost = self.run.unreachable() if failed and self.run is not None else None
+        for trial, (state, values) in zip(trials, outcomes, strict=True):
+            if lost is None or state != TrialState.FAIL:
+                self._tell(study, trial, state, values)
+        if lost is not None:
+            # The jobs failed because they could not log; their configurations are not at fault.
+            self._requeue(study, failed)
+            raise GenreError(
+                f"The MLflow tracking server {self.run.uri} stopped answering ({lost}). "
+                f"The study keeps its finished trials and trials "
+                f"{', '.join(str(t.number) for t in failed)} will run again: bring the server "
+                "back and run the same command to resume."
+            )
+        return results
 
     def _launch(
         self,
@@ -160,7 +226,8 @@ class OptunaSweep(Sweeper):
         storage: BaseStorage,
         trials: list[optuna.Trial],
         batch: list[list[str]],
-    ) -> Sequence[JobReturn]:
+    ) -> Sequence[JobReturn] | None:
+        """The batch's results; None when the launcher lost the batch and it was queued again."""
         # The sweeper beats for its batch too: a sequential launcher holds asked trials before
         # and after their jobs run, and they must not look dead to other workers meanwhile.
         with Heartbeat(storage, [trial._trial_id for trial in trials], self.heartbeat_interval):
@@ -172,14 +239,35 @@ class OptunaSweep(Sweeper):
                 raise
             try:
                 results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-            except BaseException:
+            except KeyboardInterrupt:
                 self._requeue(study, trials)
                 raise
+            except Exception as e:
+                # A job's process died (out of memory, a crash, a scheduler's time limit) and a
+                # parallel launcher gave up on its whole batch: run the trials again, as those of
+                # a dead worker are, unless the launcher fails batch after batch.
+                self._requeue(study, trials)
+                self.lost_batches += 1
+                error = f"{type(e).__name__}: {first_line(e)}"
+                if self.lost_batches > self.max_retries:
+                    raise GenreError(
+                        f"The launcher lost {self.lost_batches} batches in a row ({error}); their "
+                        "trials are queued again: fix the launcher or the jobs' resources and "
+                        "run the same command to resume."
+                    ) from e
+                log.warning("The launcher lost the batch (%s); going on", error)
+                return None
+        self.lost_batches = 0
         self.job_idx += len(results)
         return results
 
-    def _tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
-        state, values = _outcome(trial.number, result)
+    def _tell(
+        self,
+        study: optuna.Study,
+        trial: optuna.Trial,
+        state: TrialState,
+        values: list[float] | None,
+    ) -> None:
         try:
             study.tell(trial, values, state=state, skip_if_finished=True)
         except RuntimeError as e:
@@ -189,12 +277,13 @@ class OptunaSweep(Sweeper):
                 raise
 
     def _requeue(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
-        """Fail the batch's unfinished trials and queue their parameters again, so that a
-        rerun after Ctrl-C or a launcher crash runs them first."""
+        """Fail unfinished trials and queue their parameters again, so that a rerun after
+        Ctrl-C, a launcher crash or a lost tracking server runs them first."""
         log.warning(
             "Sweep interrupted; trials %s will run again on resume",
             ", ".join(str(t.number) for t in trials),
         )
+        failed = []
         with _quiet_optuna():
             retry = RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)
             for trial in trials:
@@ -202,28 +291,29 @@ class OptunaSweep(Sweeper):
                     study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 except UpdateFinishedTrialError:
                     continue  # told already, e.g. failed as stale by another worker
-                retry(study, study._storage.get_trial(trial._trial_id))
+                failed.append(study._storage.get_trial(trial._trial_id))
+                retry(study, failed[-1])
+        if self.run is not None:
+            self.run.close_dead_runs(failed)  # those of jobs that died without ending them
 
-    def _missing(self, study: optuna.Study, n_trials: int) -> int:
-        """How many trials this worker still has to ask; other workers' running ones count."""
+    def _on_stale_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """A trial whose worker stopped beating was failed: run it again, end its MLflow run."""
+        log.warning("Trial %d lost its worker (no heartbeat); running it again", trial.number)
         with _quiet_optuna():
-            optuna.storages.fail_stale_trials(study)
-        trials = study.get_trials(deepcopy=False)
-        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-        taken = [t for t in trials if t.state in _TAKEN and t.number not in retried]
-        return n_trials - len(taken)
+            RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)(study, trial)
+        if self.run is not None:
+            self.run.close_dead_runs([trial])
 
-    def _contract(
-        self, study: optuna.Study, trial: optuna.Trial, run: StudyRun | None
-    ) -> list[str]:
+    def _contract(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
         """The overrides that tell a job which trial it runs (see genre.study.job_trial)."""
         values: dict[str, Any] = {
             "optuna.study_name": study.study_name,
             "optuna.storage": self.storage_url,
             "optuna.trial_id": trial._trial_id,
+            "optuna.trial_number": trial.number,
         }
-        if run is not None:
-            values["mlflow.parent_run_id"] = run.run_id
+        if self.run is not None:
+            values["mlflow.parent_run_id"] = self.run.run_id
         return [f"{key}={format_value(value)}" for key, value in values.items()]
 
     def _sampler(self, space: SearchSpace) -> tuple[BaseSampler, int]:
@@ -256,15 +346,18 @@ class OptunaSweep(Sweeper):
                 self.storage_url,
                 heartbeat_interval=self.heartbeat_interval,
                 grace_period=self.grace_period,
-                max_retries=self.max_retries,
+                stale_trial_callback=self._on_stale_trial,
             )
         except Exception as e:
             raise GenreError(
-                f"Cannot open the Optuna storage {display_storage(self.storage_url)}: {e}"
+                f"Cannot open the Optuna storage {display_storage(self.storage_url)}: "
+                f"{first_line(e)}"
             ) from e
 
-    def _study(self, storage: BaseStorage, sampler: BaseSampler) -> tuple[optuna.Study, bool]:
-        """Create the study, or load it to resume; True when this worker created it."""
+    def _study(
+        self, storage: BaseStorage, sampler: BaseSampler, space: SearchSpace
+    ) -> optuna.Study:
+        """Create the study, or load it to resume."""
         name = self._study_name()
         pruner = make_pruner(self.pruner_cfg)
         try:
@@ -286,6 +379,7 @@ class OptunaSweep(Sweeper):
                     f"Study {name!r} already exists and {study.direction.name.lower()}s; "
                     "pick another hydra.sweeper.study_name or the same direction."
                 ) from None
+        self._check_space(study, space)
         # What the jobs need to prune and beat; see genre.study.job_trial.
         settings = {"pruner": self.pruner_cfg, "heartbeat_interval": self.heartbeat_interval}
         study.set_user_attr(SETTINGS_ATTR, settings)
@@ -296,7 +390,35 @@ class OptunaSweep(Sweeper):
             "new" if created else "resumed",
             len(study.trials),
         )
-        return study, created
+        return study
+
+    def _check_space(self, study: optuna.Study, space: SearchSpace) -> None:
+        """Refuse to resume a study with another search space or objective: its trials would
+        not be comparable, and the sampler would learn from the wrong ones."""
+        mine = {
+            "objective": OmegaConf.select(self.config, "objective"),
+            "params": {name: distribution_to_json(d) for name, d in space.distributions.items()},
+        }
+        stored = study.user_attrs.get(SPACE_ATTR)
+        if stored is None:
+            study.set_user_attr(SPACE_ATTR, mine)
+            return
+        if stored == mine:
+            return
+        if stored["objective"] != mine["objective"]:
+            differences = [f"objective {stored['objective']} then, {mine['objective']} now"]
+        else:
+            old, new = stored["params"], mine["params"]
+            differences = [
+                f"{key}: {_space_text(old.get(key))} then, {_space_text(new.get(key))} now"
+                for key in sorted(old.keys() | new.keys())
+                if old.get(key) != new.get(key)
+            ]
+        raise GenreError(
+            f"Study {study.study_name!r} was made with another search space "
+            f"({'; '.join(differences)}); pick another hydra.sweeper.study_name, or the "
+            "study's own space to resume it."
+        )
 
     def _study_name(self) -> str:
         if self.study_name:
@@ -322,6 +444,12 @@ class OptunaSweep(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+
+
+def _space_text(distribution_json: str | None) -> str:
+    if distribution_json is None:
+        return "absent"
+    return str(optuna.distributions.json_to_distribution(distribution_json))
 
 
 def _outcome(number: int, result: JobReturn) -> tuple[TrialState, list[float] | None]:

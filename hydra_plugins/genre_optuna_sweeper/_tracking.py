@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError
+from genre.errors import GenreError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,7 @@ PARENT_ATTR = "mlflow_parent_run_id"
 RUN_ID_ATTR = "mlflow_run_id"
 """Trial user attr the job sets to its own (child) run id."""
 TOP_TRIALS = 5
-# Another worker that has just created the study is creating the parent run; wait this long.
-_PARENT_WAIT_S = 30.0
+DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, out of memory, lost)"
 # An unreachable tracking server should fail in seconds, not after minutes of MLflow's retries.
 _FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
@@ -44,13 +42,19 @@ class StudyRun:
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
+        self.uri = client.tracking_uri
 
     @classmethod
     def open(
-        cls, config: DictConfig, study: optuna.Study, created: bool, description: dict[str, Any]
+        cls, config: DictConfig, study: optuna.Study, description: dict[str, Any]
     ) -> StudyRun | None:
         """Find the study's parent run (resume, other workers) or create it; None when the
-        task config has no `mlflow.tracking_uri`."""
+        task config has no `mlflow.tracking_uri`.
+
+        Call it, and `finish`, under the study's admission lock: workers that start or end
+        together would otherwise each create a parent run, or write the same tag at once,
+        which MLflow's stores refuse.
+        """
         uri = OmegaConf.select(config, "mlflow.tracking_uri")
         if not uri:
             log.info("No mlflow.tracking_uri in the config: the sweep is not tracked in MLflow")
@@ -61,14 +65,14 @@ class StudyRun:
                 client = MlflowClient(tracking_uri=uri)
                 experiment_id = _experiment_id(client, experiment)
                 storage = description["storage"]
-                run_id = _find_parent(
-                    client, experiment_id, study, storage, created
-                ) or _create_parent(client, experiment_id, study, storage)
+                run_id = _find_parent(client, experiment_id, study, storage) or _create_parent(
+                    client, experiment_id, study, storage
+                )
                 client.update_run(run_id, status="RUNNING")
         except Exception as e:
             raise GenreError(
                 f"Cannot create the study's MLflow run at {uri}; start the tracking server or fix "
-                f"mlflow.tracking_uri ({_first_line(e)})."
+                f"mlflow.tracking_uri ({first_line(e)})."
             ) from e
         run = cls(client, run_id)
         run._log_setup(description)
@@ -96,8 +100,55 @@ class StudyRun:
             self.client.log_metric(self.run_id, key, float(value), step=len(trials))
         self._log_plots(study, complete)
 
+    def finish(self, study: optuna.Study) -> None:
+        """Log the summary and end the run as FINISHED."""
+        try:
+            self.log_summary(study)
+            self.client.set_terminated(self.run_id, status="FINISHED")
+        except Exception as e:
+            raise GenreError(
+                f"The sweep is done but its summary could not be logged to {self.uri} "
+                f"({first_line(e)}); run the same command again when the server is back: it adds "
+                "no trials and logs the summary."
+            ) from e
+
     def end(self, status: str) -> None:
-        self.client.set_terminated(self.run_id, status=status)
+        """End the run early (interrupted, failed); a tracking server that is gone too is only
+        logged, so that the error that ended the sweep is the one reported."""
+        try:
+            with _fail_fast():
+                self.client.set_terminated(self.run_id, status=status)
+        except Exception as e:
+            log.warning("Could not mark the study's MLflow run %s: %s", status, first_line(e))
+
+    def unreachable(self) -> str | None:
+        """Why the tracking server does not answer, or None when it does."""
+        try:
+            with _fail_fast():
+                self.client.get_run(self.run_id)
+        except Exception as e:
+            return first_line(e)
+        return None
+
+    def close_dead_runs(self, trials: list[FrozenTrial]) -> None:
+        """End the MLflow runs that failed trials left RUNNING: their worker was killed, or lost
+        the tracking server, before it could end them."""
+        for trial in trials:
+            run_id = trial.user_attrs.get(RUN_ID_ATTR)
+            if trial.state != TrialState.FAIL or run_id is None:
+                continue
+            try:
+                with _fail_fast():
+                    if self.client.get_run(run_id).info.status != "RUNNING":
+                        continue
+                    self.client.set_tag(run_id, "trial_state", "FAIL")
+                    self.client.set_tag(run_id, "error", DEAD_RUN_ERROR)
+                    self.client.set_terminated(run_id, status="FAILED")
+                log.info("Ended MLflow run %s of dead trial %d as FAILED", run_id, trial.number)
+            except Exception as e:  # best effort: the next sweep start tries again
+                log.warning(
+                    "Could not end the MLflow run of trial %d: %s", trial.number, first_line(e)
+                )
 
     def _log_setup(self, description: dict[str, Any]) -> None:
         tags = {
@@ -145,7 +196,7 @@ class StudyRun:
                 figure = make(study).figure
                 figure.tight_layout()
         except Exception as e:  # a plot is a nicety; never fail a finished sweep for it
-            return _first_line(e)
+            return first_line(e)
         self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
         plt.close(figure)
         return None
@@ -248,20 +299,11 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
 
 
 def _find_parent(
-    client: MlflowClient, experiment_id: str, study: optuna.Study, storage: str, created: bool
+    client: MlflowClient, experiment_id: str, study: optuna.Study, storage: str
 ) -> str | None:
-    run_id = _parent_from_study(client, study) or _parent_from_tags(
+    return _parent_from_study(client, study) or _parent_from_tags(
         client, experiment_id, study.study_name, storage
     )
-    if run_id or created or study.trials:
-        return run_id
-    # A study with no trials that this worker did not create was created a moment ago by
-    # another worker, which creates the parent run next: wait for it rather than make a second.
-    deadline = time.monotonic() + _PARENT_WAIT_S
-    while run_id is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-        run_id = _parent_from_study(client, study)
-    return run_id
 
 
 def _parent_from_study(client: MlflowClient, study: optuna.Study) -> str | None:
@@ -308,9 +350,3 @@ def _fail_fast() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def _first_line(error: BaseException, limit: int = 160) -> str:
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

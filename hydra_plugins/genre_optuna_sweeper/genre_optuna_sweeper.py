@@ -21,12 +21,20 @@ T = TypeVar("T")
 
 def _one_sentence(call: Callable[[], T]) -> T:
     """Run `call`; a GenreError ends the program with its one sentence, as genre's entry points
-    do, rather than with the traceback Hydra prints for a sweeper's exceptions."""
+    do, rather than with the traceback Hydra prints for a sweeper's exceptions, and Ctrl-C with
+    how to go on."""
     try:
         return call()
     except GenreError as e:
         print(f"genre: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(
+            "genre: interrupted; finished trials are kept in the study and the running ones "
+            "queued again: run the same command to resume.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 class GenreOptunaSweeper(Sweeper):

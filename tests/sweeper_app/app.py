@@ -2,12 +2,14 @@
 
 Its "training" climbs towards a score over `epochs` steps, reporting each step to Optuna so that
 the pruner can stop it; `kind=boom` raises and `kind=diverge` returns NaN, to exercise failures,
-and an existing `interrupt_file` is removed and stands for a Ctrl-C.
-Every run logs an MLflow child run under the sweeper's parent, as `genre.train` does.
+and `kind=crash` kills its own process unless its trial is the retry of a failed one.
+Every run logs an MLflow child run under the sweeper's parent, as `genre.train` does, and leaves
+on its trial which process ran it, when, and under which thread limit, to check parallel launchers.
 """
 
 import math
 import os
+import signal
 import time
 
 import hydra
@@ -23,10 +25,13 @@ def score(cfg: DictConfig) -> float:
     return bonus - (cfg.x - 0.5) ** 2
 
 
+def is_retry(trial: optuna.Trial) -> bool:
+    return "failed_trial" in trial.study._storage.get_trial(trial._trial_id).system_attrs
+
+
 def train(cfg: DictConfig, trial: optuna.Trial | None) -> float:
-    if cfg.interrupt_file and os.path.exists(cfg.interrupt_file):
-        os.remove(cfg.interrupt_file)  # once: as if the user pressed Ctrl-C during this job
-        raise KeyboardInterrupt
+    if cfg.kind == "crash" and trial is not None and not is_retry(trial):
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would; its retry runs normally
     if cfg.kind == "boom":
         raise RuntimeError("boom: this configuration always fails")
     if cfg.kind == "diverge":
@@ -60,7 +65,10 @@ def main(cfg: DictConfig) -> float:
         run = mlflow.start_run(tags=child_run_tags(cfg, trial))
         if trial is not None:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
-            trial.set_user_attr("pid", os.getpid())  # which worker ran it (basic launcher)
+            trial.set_user_attr("pid", os.getpid())  # which process ran it (worker, launcher)
+            # The thread limit a parallel launcher gave the job (joblib's: cores // n_jobs).
+            trial.set_user_attr("omp_num_threads", os.environ.get("OMP_NUM_THREADS"))
+            trial.set_user_attr("started", time.time())
         mlflow.log_params({"x": cfg.x, "kind": cfg.kind})
         try:
             value = train(cfg, trial)
@@ -68,10 +76,13 @@ def main(cfg: DictConfig) -> float:
             mlflow.set_tag("trial_state", "PRUNED")
             mlflow.end_run("KILLED")
             raise
-        except Exception as e:
+        except BaseException as e:  # Ctrl-C included, as in genre.train
             mlflow.set_tags({"trial_state": "FAIL", "error": str(e)})
-            mlflow.end_run("FAILED")
+            mlflow.end_run("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             raise
+        finally:
+            if trial is not None:
+                trial.set_user_attr("ended", time.time())  # with `started`: did jobs overlap?
         mlflow.set_tag("trial_state", "COMPLETE")
         mlflow.log_metric(cfg.objective, value)
         mlflow.end_run()
