@@ -96,4 +96,3 @@ class Spectrogram(nn.Module):
             if self.training and len(self.augment):
                 spec = self.augment(spec)
         return spec
-

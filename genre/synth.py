@@ -70,24 +70,35 @@ VELOCITY = {"x": 1.0, "o": 0.4}
 DRUMS: dict[str, dict[str, str]] = {
     "none": {},
     "rock": {"kick": "x.......x.x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
-    "halftime": {"kick": "x.....x...x.....", "snare": "........x.......",
-                 "hat": "x.x.x.x.x.x.x.x."},
-    "hardrock": {"kick": "x.x...x.x.x...x.", "snare": "....x.......x...",
-                 "crash": "x.x.x.x.x.x.x.x."},
+    "halftime": {
+        "kick": "x.....x...x.....",
+        "snare": "........x.......",
+        "hat": "x.x.x.x.x.x.x.x.",
+    },
+    "hardrock": {
+        "kick": "x.x...x.x.x...x.",
+        "snare": "....x.......x...",
+        "crash": "x.x.x.x.x.x.x.x.",
+    },
     "metal": {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "crash": "x...x...x...x..."},
     "four": {"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "..x...x...x...x."},
-    "four16": {"kick": "x...x...x...x...", "clap": "....x.......x...",
-               "hat": "xoxoxoxoxoxoxoxo", "open": "..x...x...x...x."},
+    "four16": {
+        "kick": "x...x...x...x...",
+        "clap": "....x.......x...",
+        "hat": "xoxoxoxoxoxoxoxo",
+        "open": "..x...x...x...x.",
+    },
     "breaks": {"kick": "x.........x.....", "snare": "....x..o.o..x..o", "hat": "x.x.x.x.x.x.x.x."},
-    "boombap": {"kick": "x......x..x.....", "snare": "....x.......x...",
-                "hat": "x.x.x.x.x.x.x.x."},
-    "trap": {"kick808": "x......x..x.....", "clap": "....x.......x...",
-             "hat": "xoxoxoxoxoxoxxxx"},
+    "boombap": {"kick": "x......x..x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+    "trap": {"kick808": "x......x..x.....", "clap": "....x.......x...", "hat": "xoxoxoxoxoxoxxxx"},
     "jazz": {"ride": "x.xxx.xx", "hat": "..x...x.", "kick": "o...o...", "snare": ".o...o.o"},
     "shaker": {"shaker": "xoxoxoxoxoxoxoxo"},
     "bell12": {"bell": "x.x.xx.x.x.x", "conga": "x..o.xx..o.x", "shaker": "xooxooxooxoo"},
-    "tresillo": {"conga": "x..x..x...x.x...", "tabla": "..o...o.o...o.oo",
-                 "shaker": "xoxoxoxoxoxoxoxo"},
+    "tresillo": {
+        "conga": "x..x..x...x.x...",
+        "tabla": "..o...o.o...o.oo",
+        "shaker": "xoxoxoxoxoxoxoxo",
+    },
     "tabla": {"tabla": "x.ox.ox.x.ox.oxo", "conga": "x.......x..x...."},
 }
 """One bar of 4/4 per pattern; a pattern's length sets its grid (8ths, 8th triplets, 16ths)."""
@@ -134,119 +145,197 @@ RECIPES: dict[str, Recipe] = {
     "Alt Rock": Recipe(
         mode=("ionian", "mixolydian", "aeolian", "dorian"),
         progression=((0, 4, 5, 3), (5, 3, 0, 4), (0, 3, 5, 4), (0, 5, 3, 4)),
-        bars_per_chord=(1, 2), chord_size=(3,),
+        bars_per_chord=(1, 2),
+        chord_size=(3,),
         drums=("rock", "rock", "halftime"),
         bass=(("root8", "pluck"), ("root4", "pluck"), ("root8", "saw")),
         chords=(("strum8", "guitar"), ("strum", "guitar"), ("arp", "guitar"), ("power8", "guitar")),
-        lead=("none", "guitar", "square", "none"), texture=("none",),
-        tempo=(100, 150), swing=(0.0, 0.02), density=(0.5, 1.5), drive=(2.5, 7),
-        reverb=(0.1, 0.3), decay=(0.8, 1.8), cutoff=(5000, 7500),
+        lead=("none", "guitar", "square", "none"),
+        texture=("none",),
+        tempo=(100, 150),
+        swing=(0.0, 0.02),
+        density=(0.5, 1.5),
+        drive=(2.5, 7),
+        reverb=(0.1, 0.3),
+        decay=(0.8, 1.8),
+        cutoff=(5000, 7500),
     ),
     "Ambient": Recipe(
         mode=("lydian", "ionian", "aeolian", "dorian"),
         progression=((0, 3), (0, 5), (0, 4, 5, 3), (0,)),
-        bars_per_chord=(2, 4), chord_size=(3, 4),
+        bars_per_chord=(2, 4),
+        chord_size=(3, 4),
         drums=("none",),
         bass=(("drone", "sine"), ("hold", "sine")),
         chords=(("hold", "pad"),),
-        lead=("none", "bell", "none"), texture=("wash", "drone"),
-        tempo=(50, 75), swing=(0.0, 0.0), density=(0.1, 0.4), drive=(1, 1),
-        reverb=(0.55, 0.85), decay=(3, 6), cutoff=(1500, 3500),
+        lead=("none", "bell", "none"),
+        texture=("wash", "drone"),
+        tempo=(50, 75),
+        swing=(0.0, 0.0),
+        density=(0.1, 0.4),
+        drive=(1, 1),
+        reverb=(0.55, 0.85),
+        decay=(3, 6),
+        cutoff=(1500, 3500),
     ),
     "Classical": Recipe(
         mode=("ionian", "aeolian", "harmonic_minor"),
         progression=((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 2), (0, 1, 4, 0)),
-        bars_per_chord=(1, 2), chord_size=(3,),
+        bars_per_chord=(1, 2),
+        chord_size=(3,),
         drums=("none",),
         bass=(("hold", "strings"), ("alberti", "piano"), ("root4", "strings")),
         chords=(("hold", "strings"), ("arp", "piano"), ("arp", "pluck"), ("block", "piano")),
-        lead=("strings", "flute", "reed", "none"), texture=("none",),
-        tempo=(60, 120), swing=(0.0, 0.0), density=(0.5, 2), drive=(1, 1),
-        reverb=(0.3, 0.5), decay=(1.8, 3), cutoff=(3000, 5500),
+        lead=("strings", "flute", "reed", "none"),
+        texture=("none",),
+        tempo=(60, 120),
+        swing=(0.0, 0.0),
+        density=(0.5, 2),
+        drive=(1, 1),
+        reverb=(0.3, 0.5),
+        decay=(1.8, 3),
+        cutoff=(3000, 5500),
     ),
     "Electro Rock": Recipe(
         mode=("aeolian", "dorian", "minor_pentatonic", "phrygian"),
         progression=((0, 0, 5, 6), (0, 5, 3, 4), (0, 3, 0, 4)),
-        bars_per_chord=(1, 2), chord_size=(3,),
+        bars_per_chord=(1, 2),
+        chord_size=(3,),
         drums=("four", "rock", "four16"),
         bass=(("octave", "saw"), ("root8", "square"), ("root8", "saw")),
         chords=(("power8", "guitar"), ("riff", "guitar"), ("stab", "saw")),
-        lead=("saw", "square", "guitar"), texture=("none",),
-        tempo=(115, 140), swing=(0.0, 0.02), density=(1, 3), drive=(3, 12),
-        reverb=(0.1, 0.3), decay=(0.8, 1.8), cutoff=(5000, 7500),
+        lead=("saw", "square", "guitar"),
+        texture=("none",),
+        tempo=(115, 140),
+        swing=(0.0, 0.02),
+        density=(1, 3),
+        drive=(3, 12),
+        reverb=(0.1, 0.3),
+        decay=(0.8, 1.8),
+        cutoff=(5000, 7500),
     ),
     "Electronica": Recipe(
         mode=("aeolian", "dorian", "phrygian", "ionian"),
         progression=((0, 5, 3, 4), (0, 0, 5, 5), (0, 3), (0, 6, 5, 6)),
-        bars_per_chord=(1, 2), chord_size=(3, 4),
+        bars_per_chord=(1, 2),
+        chord_size=(3, 4),
         drums=("four", "four16", "breaks"),
         bass=(("kick", "saw"), ("octave", "square"), ("offbeat", "saw")),
         chords=(("stab", "saw"), ("hold", "pad"), ("arp", "square"), ("arp", "saw")),
-        lead=("none", "saw", "bell", "square"), texture=("none", "none", "wash"),
-        tempo=(115, 135), swing=(0.0, 0.03), density=(2, 4), drive=(1, 1.3),
-        reverb=(0.2, 0.4), decay=(1, 2.5), cutoff=(5000, 8000),
+        lead=("none", "saw", "bell", "square"),
+        texture=("none", "none", "wash"),
+        tempo=(115, 135),
+        swing=(0.0, 0.03),
+        density=(2, 4),
+        drive=(1, 1.3),
+        reverb=(0.2, 0.4),
+        decay=(1, 2.5),
+        cutoff=(5000, 8000),
     ),
     "Hard Rock": Recipe(
         mode=("aeolian", "phrygian", "minor_pentatonic", "mixolydian"),
         progression=((0, 6, 5, 6), (0, 0, 3, 4), (0, 5, 6, 0), (0, 2, 3, 2)),
-        bars_per_chord=(1,), chord_size=(3,),
+        bars_per_chord=(1,),
+        chord_size=(3,),
         drums=("hardrock", "metal", "rock"),
         bass=(("root8", "saw"), ("root8", "pluck")),
         chords=(("power8", "guitar"), ("riff", "guitar"), ("riff", "guitar")),
-        lead=("guitar", "guitar", "none"), texture=("none",),
-        tempo=(110, 175), swing=(0.0, 0.02), density=(1, 3), drive=(10, 30),
-        reverb=(0.05, 0.2), decay=(0.6, 1.5), cutoff=(6500, 8000),
+        lead=("guitar", "guitar", "none"),
+        texture=("none",),
+        tempo=(110, 175),
+        swing=(0.0, 0.02),
+        density=(1, 3),
+        drive=(10, 30),
+        reverb=(0.05, 0.2),
+        decay=(0.6, 1.5),
+        cutoff=(6500, 8000),
     ),
     "Hip-Hop": Recipe(
         mode=("aeolian", "dorian", "minor_pentatonic", "harmonic_minor"),
         progression=((0, 0, 5, 5), (0, 3), (0, 5, 3, 4), (1, 4, 0, 0)),
-        bars_per_chord=(1, 2), chord_size=(3, 4),
+        bars_per_chord=(1, 2),
+        chord_size=(3, 4),
         drums=("boombap", "trap", "boombap"),
         bass=(("kick", "sine"), ("hold", "sine")),
         chords=(("block", "epiano"), ("hold", "strings"), ("stab", "piano"), ("comp", "epiano")),
-        lead=("none", "none", "bell", "flute"), texture=("vinyl", "none", "vinyl"),
-        tempo=(80, 98), swing=(0.04, 0.12), density=(0.5, 1.5), drive=(1, 1.5),
-        reverb=(0.05, 0.2), decay=(0.5, 1.2), cutoff=(2800, 4500),
+        lead=("none", "none", "bell", "flute"),
+        texture=("vinyl", "none", "vinyl"),
+        tempo=(80, 98),
+        swing=(0.04, 0.12),
+        density=(0.5, 1.5),
+        drive=(1, 1.5),
+        reverb=(0.05, 0.2),
+        decay=(0.5, 1.2),
+        cutoff=(2800, 4500),
     ),
     "Jazz": Recipe(
         mode=("dorian", "mixolydian", "ionian"),
         progression=((1, 4, 0, 0), (0, 5, 1, 4), (1, 4, 0, 5), (2, 5, 1, 4)),
-        bars_per_chord=(1,), chord_size=(4,),
+        bars_per_chord=(1,),
+        chord_size=(4,),
         drums=("jazz",),
         bass=(("walk", "pluck"),),
         chords=(("comp", "epiano"), ("comp", "piano"), ("comp", "organ")),
-        lead=("reed", "reed", "none", "flute"), texture=("none",),
-        tempo=(100, 200), swing=(0.12, 0.2), density=(1.5, 3), drive=(1, 1),
-        reverb=(0.15, 0.3), decay=(1, 2), cutoff=(3500, 5500),
+        lead=("reed", "reed", "none", "flute"),
+        texture=("none",),
+        tempo=(100, 200),
+        swing=(0.12, 0.2),
+        density=(1.5, 3),
+        drive=(1, 1),
+        reverb=(0.15, 0.3),
+        decay=(1, 2),
+        cutoff=(3500, 5500),
     ),
     "New Age": Recipe(
         mode=("major_pentatonic", "ionian", "lydian", "mixolydian"),
         progression=((0, 4, 5, 3), (0, 3, 0, 4), (5, 3, 0, 4), (0, 3)),
-        bars_per_chord=(1, 2), chord_size=(3, 4),
+        bars_per_chord=(1, 2),
+        chord_size=(3, 4),
         drums=("none", "none", "none", "shaker"),
         bass=(("hold", "sine"), ("hold", "strings"), ("alberti", "piano")),
         chords=(("arp", "piano"), ("arp", "pluck"), ("hold", "pad"), ("arp", "bell")),
-        lead=("flute", "flute", "bell", "none", "strings"), texture=("none", "wash", "drone"),
-        tempo=(60, 90), swing=(0.0, 0.0), density=(0.5, 1.5), drive=(1, 1),
-        reverb=(0.35, 0.6), decay=(2, 4), cutoff=(3000, 5500),
+        lead=("flute", "flute", "bell", "none", "strings"),
+        texture=("none", "wash", "drone"),
+        tempo=(60, 90),
+        swing=(0.0, 0.0),
+        density=(0.5, 1.5),
+        drive=(1, 1),
+        reverb=(0.35, 0.6),
+        decay=(2, 4),
+        cutoff=(3000, 5500),
     ),
     "World": Recipe(
-        mode=("hijaz", "double_harmonic", "minor_pentatonic", "in_sen", "major_pentatonic",
-              "pelog"),
+        mode=(
+            "hijaz",
+            "double_harmonic",
+            "minor_pentatonic",
+            "in_sen",
+            "major_pentatonic",
+            "pelog",
+        ),
         progression=((0,), (0, 1), (0, 3), (0, 0, 0, 6)),
-        bars_per_chord=(2, 4), chord_size=(3,),
+        bars_per_chord=(2, 4),
+        chord_size=(3,),
         drums=("bell12", "tresillo", "tabla"),
         bass=(("drone", "sine"), ("root4", "pluck"), ("drone", "reed"), ("none", "")),
         chords=(("tanpura", "pluck"), ("hold", "reed"), ("tanpura", "sitar")),
-        lead=("sitar", "flute", "bell", "reed"), texture=("none", "drone"),
-        tempo=(85, 130), swing=(0.0, 0.06), density=(1, 3), drive=(1, 1),
-        reverb=(0.1, 0.35), decay=(0.8, 2), cutoff=(4000, 7000),
+        lead=("sitar", "flute", "bell", "reed"),
+        texture=("none", "drone"),
+        tempo=(85, 130),
+        swing=(0.0, 0.06),
+        density=(1, 3),
+        drive=(1, 1),
+        reverb=(0.1, 0.35),
+        decay=(0.8, 2),
+        cutoff=(4000, 7000),
     ),
 }
 
 SPANS = {
-    name: (min(getattr(r, name)[0] for r in RECIPES.values()),
-           max(getattr(r, name)[1] for r in RECIPES.values()))
+    name: (
+        min(getattr(r, name)[0] for r in RECIPES.values()),
+        max(getattr(r, name)[1] for r in RECIPES.values()),
+    )
     for name in RANGES
 }
 """Each range's extremes over all genres: where difficulty widens a genre's range towards."""
@@ -307,24 +396,32 @@ def _hz(midi: np.ndarray | float) -> np.ndarray:
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
 
 
-def _filter(x: np.ndarray, sr: int, kind: str, cutoff: float | tuple[float, float],
-            order: int = 2) -> np.ndarray:
+def _filter(
+    x: np.ndarray, sr: int, kind: str, cutoff: float | tuple[float, float], order: int = 2
+) -> np.ndarray:
     # Clamped below Nyquist so that a recipe's cutoff is valid at any sample rate.
     edges = np.clip(cutoff, 20.0, 0.45 * sr)
     return signal.sosfilt(signal.butter(order, edges, kind, fs=sr, output="sos"), x)
 
 
-def _adsr(t: np.ndarray, gate: float, attack: float, decay: float, sustain: float,
-          release: float) -> np.ndarray:
+def _adsr(
+    t: np.ndarray, gate: float, attack: float, decay: float, sustain: float, release: float
+) -> np.ndarray:
     # A note shorter than attack + decay still completes them, as a struck or blown note does.
     hold = max(gate, attack + decay)
-    return np.interp(t, [0.0, attack, attack + decay, hold, hold + release],
-                     [0.0, 1.0, sustain, sustain, 0.0])
+    return np.interp(
+        t, [0.0, attack, attack + decay, hold, hold + release], [0.0, 1.0, sustain, sustain, 0.0]
+    )
 
 
-def _phases(pitches: np.ndarray, t: np.ndarray, sr: int, rng: Rng,
-            detune: tuple[float, ...] = (0.0,), vibrato: float = 0.0
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _phases(
+    pitches: np.ndarray,
+    t: np.ndarray,
+    sr: int,
+    rng: Rng,
+    detune: tuple[float, ...] = (0.0,),
+    vibrato: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Phase in cycles, one row per pitch and detuned copy, with a random start so that detuned
     copies beat against each other; also each row's increment per sample (for anti-aliasing).
     ``vibrato`` is a depth in semitones at 5.5 Hz."""
@@ -350,8 +447,9 @@ def _saw(phase: np.ndarray, inc: np.ndarray) -> np.ndarray:
     return y
 
 
-def _karplus(pitch: int, t: np.ndarray, sr: int, rng: Rng, decay: float,
-             softness: int) -> np.ndarray:
+def _karplus(
+    pitch: int, t: np.ndarray, sr: int, rng: Rng, decay: float, softness: int
+) -> np.ndarray:
     """Karplus-Strong string: a noise burst circulating in a delay line whose loop averages
     neighbouring samples, so high partials die first. Computed one period per row in the
     frequency domain (the loop filter raised to the period's index) instead of sample by sample,
@@ -362,8 +460,11 @@ def _karplus(pitch: int, t: np.ndarray, sr: int, rng: Rng, decay: float,
     # Loss per period such that the fundamental falls 60 dB in `decay` seconds at any pitch
     # (plain Karplus-Strong lets high notes die almost at once).
     gain = 10.0 ** (-3.0 * period / (sr * decay)) / np.cos(np.pi / period)
-    loop = gain * np.cos(np.pi * bins / period) * np.exp(-2j * np.pi * bins * (length - period)
-                                                          / period)
+    loop = (
+        gain
+        * np.cos(np.pi * bins / period)
+        * np.exp(-2j * np.pi * bins * (length - period) / period)
+    )
     burst = np.fft.rfft(rng.uniform(-1.0, 1.0, period)) * np.cos(np.pi * bins / period) ** softness
     burst[0] = 0.0  # no DC: the loop would sustain it
     rows = -(-t.size // period)
@@ -477,16 +578,30 @@ def _flute(pitches: np.ndarray, gate: float, limit: int, sr: int, rng: Rng) -> n
 
 
 INSTRUMENTS: dict[str, Instrument] = {
-    "sine": _sine, "saw": _saw_synth, "square": _square, "pad": _pad, "strings": _strings,
-    "organ": _organ, "epiano": _epiano, "bell": _bell, "piano": _piano, "reed": _reed,
+    "sine": _sine,
+    "saw": _saw_synth,
+    "square": _square,
+    "pad": _pad,
+    "strings": _strings,
+    "organ": _organ,
+    "epiano": _epiano,
+    "bell": _bell,
+    "piano": _piano,
+    "reed": _reed,
     "flute": _flute,
     "pluck": _string(decay=(0.8, 1.6), softness=2, tail=0.3, buzz=0.0),
     "guitar": _string(decay=(2.0, 4.0), softness=0, tail=0.1, buzz=0.0),
     "sitar": _string(decay=(1.5, 3.0), softness=0, tail=0.4, buzz=0.5),
 }
 
-TONE = {"pad": (700, 2500), "strings": (1500, 4000), "reed": (1200, 3000), "saw": (1200, 6000),
-        "square": (1200, 6000), "guitar": (3000, 6000)}
+TONE = {
+    "pad": (700, 2500),
+    "strings": (1500, 4000),
+    "reed": (1200, 3000),
+    "saw": (1200, 6000),
+    "square": (1200, 6000),
+    "guitar": (3000, 6000),
+}
 """Low-pass range (Hz) per instrument: subtractive synths are filtered, guitars go through a
 speaker cabinet that rolls off the fizz of distortion."""
 
@@ -505,8 +620,9 @@ def _ring(tau: float, sr: int) -> tuple[np.ndarray, np.ndarray]:
 def _kick(sr: int, rng: Rng) -> np.ndarray:
     t, env = _ring(rng.uniform(0.1, 0.25), sr)
     f = rng.uniform(45, 60) + rng.uniform(80, 140) * np.exp(-t / 0.03)  # the beater's thump
-    return np.sin(2 * np.pi * np.cumsum(f) / sr) * env + 0.3 * rng.standard_normal(
-        t.size) * np.exp(-t / 0.003)
+    return np.sin(2 * np.pi * np.cumsum(f) / sr) * env + 0.3 * rng.standard_normal(t.size) * np.exp(
+        -t / 0.003
+    )
 
 
 def _kick808(sr: int, rng: Rng) -> np.ndarray:
@@ -575,10 +691,18 @@ def _agogo(sr: int, rng: Rng) -> np.ndarray:
 
 
 VOICES: dict[str, Callable[[int, Rng], np.ndarray]] = {
-    "kick": _kick, "kick808": _kick808, "snare": _snare, "clap": _clap, "ride": _ride,
-    "hat": _metal(6000, (0.02, 0.05)), "open": _metal(5000, (0.15, 0.3)),
-    "crash": _metal(3500, (0.4, 0.8)), "shaker": _shaker, "conga": _conga,
-    "tabla": _tabla, "bell": _agogo,
+    "kick": _kick,
+    "kick808": _kick808,
+    "snare": _snare,
+    "clap": _clap,
+    "ride": _ride,
+    "hat": _metal(6000, (0.02, 0.05)),
+    "open": _metal(5000, (0.15, 0.3)),
+    "crash": _metal(3500, (0.4, 0.8)),
+    "shaker": _shaker,
+    "conga": _conga,
+    "tabla": _tabla,
+    "bell": _agogo,
 }
 
 
@@ -602,8 +726,9 @@ def _degree(plan: Plan, degree: int, register: int) -> int:
     return register + plan.key + 12 * octave + scale[step]
 
 
-def _rhythm(plan: Plan, bars: int, pattern: str, pitches: Callable[[int, int], tuple[int, ...]],
-            gate: float) -> list[Note]:
+def _rhythm(
+    plan: Plan, bars: int, pattern: str, pitches: Callable[[int, int], tuple[int, ...]], gate: float
+) -> list[Note]:
     """A note wherever ``pattern`` has a hit; ``pitches(bar, n)`` gives the n-th note's pitches
     and ``gate`` its length in grid steps."""
     times = _onsets(plan, bars, len(pattern))
@@ -618,8 +743,9 @@ def _rhythm(plan: Plan, bars: int, pattern: str, pitches: Callable[[int, int], t
 
 def _chords(plan: Plan, bars: int) -> list[int]:
     """The chord root (scale degree) of every bar."""
-    return [plan.progression[(b // plan.bars_per_chord) % len(plan.progression)]
-            for b in range(bars)]
+    return [
+        plan.progression[(b // plan.bars_per_chord) % len(plan.progression)] for b in range(bars)
+    ]
 
 
 def _stacked(plan: Plan, root: int) -> tuple[int, ...]:
@@ -636,8 +762,10 @@ def _held(plan: Plan, bars: int, voicing: Callable[[int], tuple[int, ...]]) -> l
     """One long note per chord change."""
     roots = _chords(plan, bars)
     bar = 240.0 / plan.tempo
-    return [(b * bar, 0.98 * plan.bars_per_chord * bar, voicing(roots[b]), 1.0)
-            for b in range(0, bars, plan.bars_per_chord)]
+    return [
+        (b * bar, 0.98 * plan.bars_per_chord * bar, voicing(roots[b]), 1.0)
+        for b in range(0, bars, plan.bars_per_chord)
+    ]
 
 
 def _comp(plan: Plan, bars: int, rng: Rng) -> list[Note]:
@@ -671,9 +799,17 @@ def _comp(plan: Plan, bars: int, rng: Rng) -> list[Note]:
         # Jazz comping: a few irregular hits per bar on the swung eighths, varied in length.
         times = _onsets(plan, bars, 8)
         eighth = 30.0 / plan.tempo
-        return [(times[b, s], rng.uniform(1.0, 3.0) * eighth, _stacked(plan, roots[b]),
-                 rng.uniform(0.5, 1.0))
-                for b in range(bars) for s in range(8) if rng.random() < 0.3]
+        return [
+            (
+                times[b, s],
+                rng.uniform(1.0, 3.0) * eighth,
+                _stacked(plan, roots[b]),
+                rng.uniform(0.5, 1.0),
+            )
+            for b in range(bars)
+            for s in range(8)
+            if rng.random() < 0.3
+        ]
     if style == "arp":
         steps = 16 if rng.random() < 0.5 else 8
         order = (0, 1, 2, 3, 2, 1) if rng.random() < 0.5 else (0, 1, 2, 3)
@@ -684,8 +820,13 @@ def _comp(plan: Plan, bars: int, rng: Rng) -> list[Note]:
 
         return _rhythm(plan, bars, "x" * steps, tone, 2.0)
     # "tanpura": fifth, octave, octave, root on the beats, each left ringing.
-    return _rhythm(plan, bars, "xxxx", lambda bar, n: (
-        _degree(plan, roots[bar], POWER) + (7, 12, 12, 0)[n % 4],), 3.5)
+    return _rhythm(
+        plan,
+        bars,
+        "xxxx",
+        lambda bar, n: (_degree(plan, roots[bar], POWER) + (7, 12, 12, 0)[n % 4],),
+        3.5,
+    )
 
 
 def _bassline(plan: Plan, bars: int, rng: Rng) -> list[Note]:
@@ -702,8 +843,13 @@ def _bassline(plan: Plan, bars: int, rng: Rng) -> list[Note]:
     if style == "hold":
         return _held(plan, bars, lambda r: (_degree(plan, r, BASS),))
     if style == "octave":
-        return _rhythm(plan, bars, "xxxxxxxx", lambda bar, n: (
-            _degree(plan, roots[bar], BASS) + 12 * (n % 2),), 0.8)
+        return _rhythm(
+            plan,
+            bars,
+            "xxxxxxxx",
+            lambda bar, n: (_degree(plan, roots[bar], BASS) + 12 * (n % 2),),
+            0.8,
+        )
     if style == "offbeat":
         return _rhythm(plan, bars, ".x.x.x.x", root, 0.8)
     if style == "kick":
@@ -729,8 +875,13 @@ def _bassline(plan: Plan, bars: int, rng: Rng) -> list[Note]:
             notes += [(times[b, i], 0.9 * 60.0 / plan.tempo, (p,), 1.0) for i, p in enumerate(line)]
         return notes
     if style == "alberti":
-        return _rhythm(plan, bars, "xxxxxxxx", lambda bar, n: (
-            _degree(plan, roots[bar] + (0, 4, 2, 4)[n % 4], BASS + 12),), 1.0)
+        return _rhythm(
+            plan,
+            bars,
+            "xxxxxxxx",
+            lambda bar, n: (_degree(plan, roots[bar] + (0, 4, 2, 4)[n % 4], BASS + 12),),
+            1.0,
+        )
     if style == "drone":
         low = _degree(plan, roots[0], BASS + 12)
         return [(0.0, bars * 240.0 / plan.tempo, (low, low + 7), 1.0)]
@@ -754,8 +905,14 @@ def _melody(plan: Plan, bars: int, rng: Rng) -> list[Note]:
         for s in range(steps):
             if rng.random() < chance:
                 degree = int(np.clip(degree + rng.integers(-2, 3), 0, size + size // 2))
-                notes.append((times[b, s], step * rng.integers(1, 4),
-                              (_degree(plan, degree, LEAD),), rng.uniform(0.6, 1.0)))
+                notes.append(
+                    (
+                        times[b, s],
+                        step * rng.integers(1, 4),
+                        (_degree(plan, degree, LEAD),),
+                        rng.uniform(0.6, 1.0),
+                    )
+                )
     return notes
 
 
@@ -784,7 +941,7 @@ def _texture(plan: Plan, total: int, sr: int, rng: Rng) -> np.ndarray:
 def _add(out: np.ndarray, wave: np.ndarray, start: float, sr: int) -> None:
     i = int(start * sr)
     seg = wave[: max(out.size - i, 0)]
-    out[i: i + seg.size] += seg
+    out[i : i + seg.size] += seg
 
 
 def _beat(plan: Plan, bars: int, total: int, sr: int, rng: Rng) -> np.ndarray:
@@ -797,8 +954,7 @@ def _beat(plan: Plan, bars: int, total: int, sr: int, rng: Rng) -> np.ndarray:
     return out
 
 
-def _play(notes: list[Note], name: str, drive: float, total: int, sr: int,
-          rng: Rng) -> np.ndarray:
+def _play(notes: list[Note], name: str, drive: float, total: int, sr: int, rng: Rng) -> np.ndarray:
     out = np.zeros(total)
     if not notes:
         return out
@@ -875,15 +1031,21 @@ def _render(genre: str, index: int, settings: Settings) -> np.ndarray:
     total = int((start + settings.seconds) * sr) + 1
     parts = {
         "drums": _beat(plan, bars, total, sr, rng),
-        "bass": _filter(_play(_bassline(plan, bars, rng), plan.bass[1], 1.0, total, sr, rng),
-                        sr, "lowpass", rng.uniform(300, 1200)),
+        "bass": _filter(
+            _play(_bassline(plan, bars, rng), plan.bass[1], 1.0, total, sr, rng),
+            sr,
+            "lowpass",
+            rng.uniform(300, 1200),
+        ),
         "chords": _play(_comp(plan, bars, rng), plan.chords[1], plan.drive, total, sr, rng),
         "lead": _play(_melody(plan, bars, rng), plan.lead, plan.drive, total, sr, rng),
         "texture": _texture(plan, total, sr, rng),
     }
     spread = 3.0 * (1.0 + d)
-    mix = sum(_level(x) * 10.0 ** ((PART_DB[name] + rng.uniform(-spread, spread)) / 20.0)
-              for name, x in parts.items())
+    mix = sum(
+        _level(x) * 10.0 ** ((PART_DB[name] + rng.uniform(-spread, spread)) / 20.0)
+        for name, x in parts.items()
+    )
     # Bus saturation grows with the guitars' drive: a loud rock master glues and compresses.
     # The small offset keeps a clean mix (drive 1) linear instead of dividing zero by zero.
     heat = 0.15 * (plan.drive - 1.0) + 1e-3
@@ -891,12 +1053,13 @@ def _render(genre: str, index: int, settings: Settings) -> np.ndarray:
     mix = _filter(_filter(mix, sr, "lowpass", plan.cutoff), sr, "highpass", 30.0)
     mix = _reverb(mix, plan, sr, rng)
     first = int(start * sr)
-    clip = mix[first: first + int(settings.seconds * sr)]
+    clip = mix[first : first + int(settings.seconds * sr)]
     # Added noise from inaudible (difficulty 0: 40-55 dB below the music) to plain (1: 12-30 dB);
     # the floor on the RMS keeps even a silent excerpt from being written as silence.
     snr = rng.uniform(40.0 - 28.0 * d, 55.0 - 25.0 * d)
     clip = clip + _noise(clip.size, rng) * max(np.sqrt(np.mean(clip * clip)), 1e-4) * 10.0 ** (
-        -snr / 20.0)
+        -snr / 20.0
+    )
     return clip * 10.0 ** (rng.uniform(-12.0, -1.0) / 20.0) / np.abs(clip).max()
 
 
@@ -918,15 +1081,17 @@ def _write(folder: Path, genre: str, index: int, settings: Settings) -> None:
     audio = _render(genre, index, settings)
     stem = folder / genre / f"{_slug(genre)}_{index:04d}"
     if _is_mp3(index, settings.mp3_share):
-        sf.write(stem.with_suffix(".mp3"), audio.astype(np.float32), settings.sample_rate,
-                 format="MP3")
+        sf.write(
+            stem.with_suffix(".mp3"), audio.astype(np.float32), settings.sample_rate, format="MP3"
+        )
     else:
         sf.write(stem.with_suffix(".wav"), audio, settings.sample_rate, subtype="PCM_16")
 
 
 def _write_all(folder: Path, settings: Settings, workers: int) -> None:
-    jobs = [(folder, genre, i, settings)
-            for genre in GENRES for i in range(settings.clips_per_genre)]
+    jobs = [
+        (folder, genre, i, settings) for genre in GENRES for i in range(settings.clips_per_genre)
+    ]
     with tqdm(total=len(jobs), desc="synth", unit="clip") as progress:
         if workers == 1:
             for job in jobs:
@@ -953,12 +1118,20 @@ def _require_same(root: Path, params: dict[str, object]) -> None:
     if found != params:
         raise GenreError(
             f"{root} already exists and is not the synthetic dataset for these parameters; "
-            "choose another root or delete it.")
+            "choose another root or delete it."
+        )
 
 
-def generate(root: Path, clips_per_genre: int, seconds: float, sample_rate: int = 16000,
-             seed: int = 0, difficulty: float = 0.5, mp3_share: float = 0.25,
-             workers: int | None = None) -> Path:
+def generate(
+    root: Path,
+    clips_per_genre: int,
+    seconds: float,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    difficulty: float = 0.5,
+    mp3_share: float = 0.25,
+    workers: int | None = None,
+) -> Path:
     """Write the dataset under root (if not already complete for these exact parameters) and
     return root.
 
@@ -976,18 +1149,27 @@ def generate(root: Path, clips_per_genre: int, seconds: float, sample_rate: int 
     another genre with a chance of up to 40%, the parts' levels vary more, and noise rises to
     12-30 dB below the music.
     """
-    settings = Settings(int(clips_per_genre), float(seconds), int(sample_rate), int(seed),
-                        float(difficulty), float(mp3_share))
+    settings = Settings(
+        int(clips_per_genre),
+        float(seconds),
+        int(sample_rate),
+        int(seed),
+        float(difficulty),
+        float(mp3_share),
+    )
     if settings.clips_per_genre < 1 or int(settings.seconds * settings.sample_rate) < 1:
-        raise GenreError("The synthetic dataset needs at least one clip per genre and a positive "
-                         "clip length.")
+        raise GenreError(
+            "The synthetic dataset needs at least one clip per genre and a positive clip length."
+        )
     if not (0.0 <= settings.difficulty <= 1.0 and 0.0 <= settings.mp3_share <= 1.0):
         raise GenreError("The synthetic dataset's difficulty and mp3_share must lie in [0, 1].")
     if settings.sample_rate < 8000:
         raise GenreError("The synthetic dataset needs a sample rate of at least 8000 Hz.")
     if settings.mp3_share > 0 and settings.sample_rate not in MP3_RATES:
-        raise GenreError(f"MP3 cannot be written at {settings.sample_rate} Hz; use one of "
-                         f"{sorted(MP3_RATES)} or set mp3_share to 0.")
+        raise GenreError(
+            f"MP3 cannot be written at {settings.sample_rate} Hz; use one of "
+            f"{sorted(MP3_RATES)} or set mp3_share to 0."
+        )
     params = {"format_version": FORMAT_VERSION, "genres": list(GENRES), **asdict(settings)}
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):

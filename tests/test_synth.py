@@ -82,8 +82,16 @@ def test_refuses_a_folder_that_is_not_a_dataset_and_bad_parameters(tmp_path: Pat
 
 
 def test_heavy_overlap_still_writes_sound_audio(tmp_path: Path) -> None:
-    root = generate(tmp_path / "hard", clips_per_genre=1, seconds=1.0, sample_rate=RATE, seed=3,
-                    difficulty=1.0, mp3_share=0.0, workers=1)
+    root = generate(
+        tmp_path / "hard",
+        clips_per_genre=1,
+        seconds=1.0,
+        sample_rate=RATE,
+        seed=3,
+        difficulty=1.0,
+        mp3_share=0.0,
+        workers=1,
+    )
     for path in clips(root):
         audio, _ = sf.read(path)
         assert np.isfinite(audio).all() and 0.2 < np.abs(audio).max() <= 1.0, path
@@ -101,10 +109,17 @@ def features(audio: np.ndarray) -> tuple[float, float]:
 
 
 def test_genres_differ_where_real_ones_do(tmp_path: Path) -> None:
-    root = generate(tmp_path / "clean", clips_per_genre=3, seconds=3.0, sample_rate=RATE,
-                    seed=0, difficulty=0.0, mp3_share=0.0, workers=1)
-    mean = {g: np.mean([features(sf.read(p)[0]) for p in clips(root / g)], axis=0)
-            for g in GENRES}
+    root = generate(
+        tmp_path / "clean",
+        clips_per_genre=3,
+        seconds=3.0,
+        sample_rate=RATE,
+        seed=0,
+        difficulty=0.0,
+        mp3_share=0.0,
+        workers=1,
+    )
+    mean = {g: np.mean([features(sf.read(p)[0]) for p in clips(root / g)], axis=0) for g in GENRES}
     onsets = {g: m[0] for g, m in mean.items()}
     highs = {g: m[1] for g, m in mean.items()}
     assert onsets["Ambient"] < 0.75 * onsets["Hard Rock"], onsets
