@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,16 +23,6 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # Only for the first request to a store: a server that is down should be reported at once, but
 # the requests after it keep MLflow's retries, which ride out a busy server during a long run.
 PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Around a tool's main: a GenreError is printed as one line on stderr, exit status 2."""
-    try:
-        yield
-    except GenreError as exc:
-        print(f"genre: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from genre.cli import add_tracking_uri, get_run, open_store, user_errors, without_password
-from genre.errors import GenreError
+from genre.cli import add_tracking_uri, get_run, open_store, without_password
+from genre.errors import GenreError, user_errors
 
 # Params that say where and how fast a run went, not what it trained: they differ between
 # machines and would crowd out the settings that explain the ranking.

@@ -1,6 +1,9 @@
 """User-facing errors: one sentence naming the problem and the fix, never a traceback."""
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class GenreError(Exception):
@@ -8,6 +11,16 @@ class GenreError(Exception):
 
     Entry points catch it, print its message on one line and exit with status 2.
     """
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Around an entry point: a GenreError is printed as one line on stderr, exit status 2."""
+    try:
+        yield
+    except GenreError as exc:
+        print(f"genre: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -28,9 +28,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from genre.cli import user_errors
 from genre.datamodule import GenreDataModule
-from genre.errors import GenreError
+from genre.errors import GenreError, user_errors
 from genre.features import Spectrogram
 from genre.tracking import flat_params
 from genre.train import CONF_DIR

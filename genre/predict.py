@@ -24,8 +24,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.audio import DecodeError, read_mono
-from genre.cli import add_tracking_uri, get_run, open_store, user_errors
-from genre.errors import GenreError, first_line
+from genre.cli import add_tracking_uri, get_run, open_store
+from genre.errors import GenreError, first_line, user_errors
 
 if TYPE_CHECKING:
     from genre.module import GenreNet

@@ -12,8 +12,8 @@ import sys
 
 import pandas as pd
 
-from genre.cli import user_errors
 from genre.datamodule import GenreDataModule
+from genre.errors import user_errors
 from genre.train import compose_config
 
 

@@ -20,8 +20,8 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genre.cli import add_tracking_uri, get_run, open_store, user_errors
-from genre.errors import GenreError, first_line
+from genre.cli import add_tracking_uri, get_run, open_store
+from genre.errors import GenreError, first_line, user_errors
 
 CONFIG_ARTIFACT = "config.yaml"
 COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers seen mid-epoch

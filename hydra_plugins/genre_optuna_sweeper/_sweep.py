@@ -101,6 +101,8 @@ class OptunaSweep(Sweeper):
         self.job_idx = 0
         self.lost_batches = 0  # in a row; see _launch
         self.run: StudyRun | None = None
+        with _quiet_optuna():
+            self._retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
 
     def setup(
         self,
@@ -277,32 +279,34 @@ class OptunaSweep(Sweeper):
                 raise
 
     def _requeue(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
-        """Fail unfinished trials and queue their parameters again, so that a rerun after
-        Ctrl-C, a launcher crash or a lost tracking server runs them first."""
+        """Fail unfinished trials and run them again, so that after Ctrl-C, a lost batch or a
+        lost tracking server their parameters run first (now, or when the command is rerun)."""
         log.warning(
-            "Sweep interrupted; trials %s will run again on resume",
+            "Trials %s stopped unfinished; they will run again",
             ", ".join(str(t.number) for t in trials),
         )
         failed = []
-        with _quiet_optuna():
-            retry = RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)
-            for trial in trials:
-                try:
-                    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                except UpdateFinishedTrialError:
-                    continue  # told already, e.g. failed as stale by another worker
-                failed.append(study._storage.get_trial(trial._trial_id))
-                retry(study, failed[-1])
-        if self.run is not None:
-            self.run.close_dead_runs(failed)  # those of jobs that died without ending them
+        for trial in trials:
+            try:
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                continue  # told already, e.g. failed as stale by another worker
+            failed.append(study._storage.get_trial(trial._trial_id))
+        self._run_again(study, failed)
 
     def _on_stale_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """A trial whose worker stopped beating was failed: run it again, end its MLflow run."""
+        """Optuna failed a trial whose worker stopped beating."""
         log.warning("Trial %d lost its worker (no heartbeat); running it again", trial.number)
+        self._run_again(study, [trial])
+
+    def _run_again(self, study: optuna.Study, failed: list[FrozenTrial]) -> None:
+        """Queue failed trials' parameters again (up to max_retries), and end the MLflow runs
+        their dead jobs left RUNNING."""
         with _quiet_optuna():
-            RetryHeartbeatStaleTrialCallback(max_retry=self.max_retries)(study, trial)
+            for trial in failed:
+                self._retry(study, trial)
         if self.run is not None:
-            self.run.close_dead_runs([trial])
+            self.run.close_dead_runs(failed)
 
     def _contract(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
         """The overrides that tell a job which trial it runs (see genre.study.job_trial)."""

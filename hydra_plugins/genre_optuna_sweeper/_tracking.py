@@ -79,7 +79,7 @@ class StudyRun:
         log.info("MLflow parent run %s in experiment %r", run_id, experiment)
         return run
 
-    def log_summary(self, study: optuna.Study) -> None:
+    def _log_summary(self, study: optuna.Study) -> None:
         """Trial counts, the best trial and the study's plots."""
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -103,7 +103,7 @@ class StudyRun:
     def finish(self, study: optuna.Study) -> None:
         """Log the summary and end the run as FINISHED."""
         try:
-            self.log_summary(study)
+            self._log_summary(study)
             self.client.set_terminated(self.run_id, status="FINISHED")
         except Exception as e:
             raise GenreError(

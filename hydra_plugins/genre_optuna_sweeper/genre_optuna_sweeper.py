@@ -12,7 +12,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from genre.errors import GenreError
+from genre.errors import user_errors
 
 from .config import GenreOptunaSweeperConf  # noqa: F401  (registers the configs with Hydra)
 
@@ -24,10 +24,8 @@ def _one_sentence(call: Callable[[], T]) -> T:
     do, rather than with the traceback Hydra prints for a sweeper's exceptions, and Ctrl-C with
     how to go on."""
     try:
-        return call()
-    except GenreError as e:
-        print(f"genre: {e}", file=sys.stderr)
-        sys.exit(2)
+        with user_errors():
+            return call()
     except KeyboardInterrupt:
         print(
             "genre: interrupted; finished trials are kept in the study and the running ones "
