@@ -18,7 +18,7 @@ from conftest import TINY_RUN
 from mlflow.entities import Run
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
-from test_sweeper import load_trials, parents, runs_of, states, sweep_command, sweep_env
+from test_sweeper import load_trials, parents, run_sweep, runs_of, states, sweep_env
 
 from genre.study import normalize_storage, open_storage
 
@@ -39,16 +39,7 @@ def parallel_env() -> dict[str, str]:
 
 
 def run_parallel(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        sweep_command(*JOBLIB, *overrides),
-        cwd=cwd,
-        env=parallel_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    return run_sweep(cwd, *JOBLIB, *overrides, env=parallel_env())
 
 
 def job_threads(launcher_n_jobs: int) -> str:

@@ -16,7 +16,17 @@ import pytest
 from conftest import MlflowServer, free_port
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
-from test_sweeper import load_trials, parents, runs_of, states, sweep_command, sweep_env
+from test_sweeper import (
+    load_trials,
+    one_sentence,
+    parents,
+    run_sweep,
+    runs_of,
+    states,
+    sweep_command,
+    sweep_env,
+    sweep_error,
+)
 
 from genre.study import normalize_storage, open_storage
 
@@ -179,8 +189,7 @@ def test_ctrl_c_then_the_same_command_resumes_without_losing_or_repeating(
     sweep.send_signal(signal.SIGINT)
     out, err = finish(sweep)
     assert sweep.returncode == 130
-    assert "Traceback" not in err
-    [message] = [line for line in err.splitlines() if line.startswith("genre: ")]
+    message = one_sentence(err)
     assert "run the same command to resume" in message
     before = load_trials(tmp_path, "ctrl_c")
     done = {t.number: t.value for t in before if t.state == TrialState.COMPLETE}
@@ -204,26 +213,10 @@ def test_ctrl_c_then_the_same_command_resumes_without_losing_or_repeating(
 # --- bad input and faults -----------------------------------------------------------------
 
 
-def failed_sweep(cwd: Path, *overrides: str, timeout: float = 120) -> str:
-    """Run a sweep that must stop with genre's one-sentence error; return that sentence."""
-    proc = subprocess.run(
-        sweep_command(*overrides),
-        cwd=cwd,
-        env=sweep_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
-    [message] = [line for line in proc.stderr.splitlines() if line.startswith("genre: ")]
-    return message
-
-
 def test_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
     url = f"postgresql://genre:secret@127.0.0.1:{free_port()}/optuna"
     started = time.monotonic()
-    message = failed_sweep(tmp_path, *TOY, f"hydra.sweeper.storage={url}")
+    message = sweep_error(tmp_path, *TOY, f"hydra.sweeper.storage={url}")
     assert time.monotonic() - started < 60
     assert message.startswith(
         f"genre: Cannot open the Optuna storage {url.replace('secret', '***')}:"
@@ -233,27 +226,19 @@ def test_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
 
 def test_wrong_database_credentials_are_one_sentence(tmp_path: Path, postgres_url: str) -> None:
     wrong = re.sub(r":[^:@/]+@", ":not-the-password@", postgres_url)
-    message = failed_sweep(tmp_path, *TOY, f"hydra.sweeper.storage={wrong}")
+    message = sweep_error(tmp_path, *TOY, f"hydra.sweeper.storage={wrong}")
     assert 'password authentication failed for user "postgres"' in message
     assert "not-the-password" not in message
 
 
 def test_a_study_resumed_with_another_space_or_direction_is_refused(tmp_path: Path) -> None:
     first = ("hydra.sweeper.study_name=fixed", "hydra.sweeper.n_trials=2", "kind=a,b")
-    proc = subprocess.run(
-        sweep_command(*first, "x=interval(0, 1)"),
-        cwd=tmp_path,
-        env=sweep_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_sweep(tmp_path, *first, "x=interval(0, 1)")
 
-    message = failed_sweep(tmp_path, *first, "x=interval(0, 2)")
+    message = sweep_error(tmp_path, *first, "x=interval(0, 2)")
     assert "was made with another search space" in message
     assert "x: FloatDistribution(high=1.0" in message and "FloatDistribution(high=2.0" in message
-    message = failed_sweep(tmp_path, *first, "x=interval(0, 1)", "hydra.sweeper.direction=minimize")
+    message = sweep_error(tmp_path, *first, "x=interval(0, 1)", "hydra.sweeper.direction=minimize")
     assert "already exists and maximizes" in message
     assert len(load_trials(tmp_path, "fixed")) == 2
 
@@ -282,8 +267,7 @@ def test_a_tracking_server_that_goes_away_stops_the_sweep_and_loses_nothing(
     mlflow_server.stop(signal.SIGKILL)
     out, err = finish(sweep)
     assert sweep.returncode == 2, out[-3000:] + err[-3000:]
-    assert "Traceback" not in err
-    [message] = [line for line in err.splitlines() if line.startswith("genre: ")]
+    message = one_sentence(err)
     assert message.startswith(f"genre: The MLflow tracking server {mlflow_server.url} stopped")
     assert "run the same command to resume" in message
     before = {

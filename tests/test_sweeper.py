@@ -137,17 +137,32 @@ def sweep_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
-def run_sweep(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+def run_sweep(
+    cwd: Path, *overrides: str, env: dict[str, str] | None = None, returncode: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run a sweep of the toy app in `cwd` to its end, which must give `returncode`."""
     proc = subprocess.run(
         sweep_command(*overrides),
         cwd=cwd,
-        env=sweep_env(),
+        env=env or sweep_env(),
         capture_output=True,
         text=True,
         timeout=180,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == returncode, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
+
+
+def one_sentence(stderr: str) -> str:
+    """The one `genre: ...` line a stopped sweep prints instead of a traceback."""
+    assert "Traceback" not in stderr
+    [message] = [line for line in stderr.splitlines() if line.startswith("genre: ")]
+    return message
+
+
+def sweep_error(cwd: Path, *overrides: str) -> str:
+    """Run a sweep that must stop with genre's one-sentence error (exit status 2)."""
+    return one_sentence(run_sweep(cwd, *overrides, returncode=2).stderr)
 
 
 def load_trials(cwd: Path, study: str, storage: str = "sqlite:///optuna.db") -> list[FrozenTrial]:
@@ -287,18 +302,8 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
 
 
 def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> None:
-    proc = subprocess.run(
-        sweep_command("sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9"),
-        cwd=workdir,
-        env=sweep_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    [message] = [line for line in proc.stderr.splitlines() if line.startswith("genre: ")]
+    message = sweep_error(workdir, "sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9")
     assert message.startswith("genre: Cannot create the study's MLflow run at http://127.0.0.1:9;")
-    assert "Traceback" not in proc.stderr
 
 
 # --- the real training job ----------------------------------------------------------------
