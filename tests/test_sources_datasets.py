@@ -252,6 +252,24 @@ def test_gtzan_random_split_warns_and_keeps_everything(tmp_path: Path) -> None:
     assert manifest.rejected.empty
 
 
+def test_gtzan_stem_split_by_ranges(tmp_path: Path) -> None:
+    gtzan_names(tmp_path / "genres_original", ".wav")
+    manifest = gtzan(config("gtzan", root=str(tmp_path), stem_split=[35, 42]))
+    clips = by_id(manifest)
+    assert [clips[f"jazz.000{n}"]["split"] for n in (35, 36, 42, 43)] == [
+        "train",
+        "val",
+        "val",
+        "test",
+    ]
+    # Stems 0..35 of 100 per genre, 36..42, 43..99; nothing is left out as unlisted.
+    assert split_counts(manifest) == {"train": 360, "val": 70, "test": 570}
+    assert manifest.rejected.empty
+    for bad in ([42, 35], [1], "35"):
+        with pytest.raises(GenreError, match="data.stem_split"):
+            gtzan(config("gtzan", root=str(tmp_path), stem_split=bad))
+
+
 def test_gtzan_errors(tmp_path: Path) -> None:
     write_tone(tmp_path / "music" / "blues" / "blues.00000.wav", 22050)
     with pytest.raises(GenreError, match="No GTZAN genre folders"):

@@ -4,7 +4,10 @@
 GTZAN repeats artists (and even recordings) within genres, so a random split measures memory of
 artists, not genre recognition. The default split is therefore the artist-filtered one of
 Kereliuk, Sturm & Larsen (2015), shipped with the package; ``data.split_dir`` points at other lists
-of the same shape, and ``data.split_dir: random`` asks for a stratified random split anyway."""
+of the same shape, and ``data.split_dir: random`` asks for a stratified random split anyway.
+``data.stem_split: [a, b]`` splits by stem number instead (stems up to ``a`` train, up to ``b``
+validation, the rest test): consecutive GTZAN stems often share an artist, so contiguous ranges
+keep most artists on one side, for copies such as excerpts that the lists only partly cover."""
 
 from __future__ import annotations
 
@@ -48,8 +51,10 @@ def gtzan(data: DictConfig) -> Manifest:
     """Manifest of a GTZAN root; see the module docstring."""
     base = _genre_folders(existing_root(data.get("root")))
     found = _list_audio(base)
-    split_dir = data.get("split_dir")
-    if split_dir == RANDOM_SPLIT:
+    split_dir, stem_split = data.get("split_dir"), data.get("stem_split")
+    if stem_split is not None:
+        clips, unsplit = _split_by_stem(found, stem_split), rejections([], [])
+    elif split_dir == RANDOM_SPLIT:
         warnings.warn(
             "data.split_dir=random: a random GTZAN split puts songs of one artist in train and "
             "test, so its scores are inflated; leave data.split_dir null for the artist-filtered "
@@ -92,6 +97,28 @@ def _list_audio(base: Path) -> pd.DataFrame:
             f"GTZAN clip {twins.iloc[0]} is there in two formats under {base}; keep one of them."
         )
     return found
+
+
+def _split_by_stem(found: pd.DataFrame, bounds: object) -> pd.DataFrame:
+    """Train up to stem ``bounds[0]``, validation up to ``bounds[1]``, test after it."""
+    try:
+        if isinstance(bounds, str):
+            raise TypeError(bounds)
+        last_train, last_val = (int(b) for b in bounds)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        last_train = last_val = -1
+    if not 0 <= last_train < last_val:
+        raise GenreError(
+            f"data.stem_split={bounds} must be two stem numbers [last train, last val] with "
+            "0 <= last train < last val, e.g. data.stem_split=[35,42]."
+        )
+    stems = found["clip_id"].str.rsplit(".", n=1).str[-1]
+    numbers = pd.to_numeric(stems, errors="coerce")
+    if numbers.isna().any():
+        odd = found.loc[numbers.isna(), "path"].iloc[0]
+        raise GenreError(f"{odd} has no GTZAN stem number (genre.000NN): drop data.stem_split.")
+    split = pd.cut(numbers, [-1, last_train, last_val, float("inf")], labels=list(SPLIT_FILES))
+    return found.drop(columns="key").assign(split=split.astype("string").to_numpy())
 
 
 def _read_split(split_dir: str | None) -> pd.Series:
