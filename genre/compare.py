@@ -1,7 +1,7 @@
 """The best runs of an experiment (or of one sweep) as a table, from the MLflow store.
 
 python -m genre.compare --experiment NAME [--parent RUN_ID] [--top 10] [--metric val/macro_f1]
-[--csv out.csv] [--tracking-uri URI]
+[--seeds] [--csv out.csv] [--tracking-uri URI]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from scipy import stats
 
 from genre.cli import add_tracking_uri, get_run, open_store, without_password
 from genre.errors import GenreError, user_errors
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ranking metric, highest first; its best_ value (the sweep objective) where "
         "logged (default %(default)s)",
     )
+    parser.add_argument(
+        "--seeds",
+        action="store_true",
+        help="one row per setting over its seeds: runs, mean and 95%% confidence interval",
+    )
     parser.add_argument("--csv", type=Path, help="also write the table to this file")
     add_tracking_uri(parser)
     args = parser.parse_args(argv)
@@ -68,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = mlflow.search_runs([experiment.experiment_id], filter_string=filter_string)
 
     table, objective = rank(runs, args.metric, where)
+    unit = "runs"
+    if args.seeds:
+        table, unit = over_seeds(table, objective), "settings"
     total = len(table)
     table = table.head(args.top)
-    print(f"Top {len(table)} of {total} runs in {where}, by {objective}:")
+    print(f"Top {len(table)} of {total} {unit} in {where}, by {objective}:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.csv:
         write_csv(table, args.csv)
@@ -113,8 +122,36 @@ def rank(runs: pd.DataFrame, metric: str, where: str) -> tuple[pd.DataFrame, str
     table[objective] = runs[f"metrics.{objective}"].to_numpy()
     for column in test + params:
         table[column.split(".", 1)[1]] = runs[column].to_numpy()
+    table["minutes"] = ((runs["end_time"] - runs["start_time"]).dt.total_seconds() / 60).to_numpy()
     table["run_id"] = runs["run_id"].to_numpy()
     return table, objective
+
+
+def over_seeds(table: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """Runs whose settings differ only in ``seed`` as one row, best mean objective first: the
+    number of runs, then for each metric its mean and the half width of its 95% confidence
+    interval (Student's t over the runs; blank for a single run), and the mean minutes per run."""
+    metrics = [objective, *(c for c in table if c.startswith("test/"))]
+    settings = [c for c in table if c not in {*metrics, "rank", "seed", "minutes", "run_id"}]
+    keys = table[settings].astype("string").fillna("") if settings else None
+    rows = []
+    for _, group in table.groupby(keys.apply(tuple, axis=1) if settings else [0] * len(table)):
+        row = {"runs": len(group)}
+        for metric in metrics:
+            values = group[metric].dropna()
+            row[metric] = values.mean()
+            row[f"{metric} ±"] = (
+                stats.t.ppf(0.975, len(values) - 1) * values.std() / len(values) ** 0.5
+                if len(values) > 1
+                else float("nan")
+            )
+        row["minutes"] = group["minutes"].mean()
+        row.update(group.iloc[0][settings].to_dict())
+        row["seeds"] = " ".join(sorted(group["seed"].astype(str))) if "seed" in group else ""
+        rows.append(row)
+    out = pd.DataFrame(rows).sort_values(objective, ascending=False, kind="stable")
+    out.insert(0, "rank", range(1, len(out) + 1))
+    return out.reset_index(drop=True)
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:

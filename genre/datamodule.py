@@ -4,6 +4,8 @@ clip-level prediction)."""
 
 from __future__ import annotations
 
+import math
+
 import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
@@ -52,6 +54,18 @@ class ClipCrops(Dataset):
         return torch.from_numpy(np.array(wave)).float(), int(self.labels[i])
 
 
+def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
+    """Refuse a chunk longer than most clips: their crops would be mostly padding. (A few short
+    clips are fine; each is padded with silence.)"""
+    median = float(cache.clips["seconds"].median())
+    if median < chunk_seconds:
+        fits = max(math.floor(median * 10) / 10, 0.1)
+        raise GenreError(
+            f"Most clips of {name} are shorter than data.chunk_seconds={chunk_seconds:g} (median "
+            f"{median:.2f} s): lower the chunk, e.g. data.chunk_seconds={fits:g}."
+        )
+
+
 class GenreDataModule(pl.LightningDataModule):
     def __init__(self, data: DictConfig):
         super().__init__()
@@ -87,6 +101,7 @@ class GenreDataModule(pl.LightningDataModule):
                     f"No clip of {d.root or d.source} could be decoded; see {cache.path}/"
                     "rejected.csv for the reasons."
                 )
+            _check_chunk_fits(cache, float(d.chunk_seconds), d.root or d.source)
             self.clips = assign_splits(
                 cache.clips, d.val_fraction, d.test_fraction, int(d.split_seed)
             )

@@ -40,3 +40,13 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     lines = text.splitlines()
     line = lines[0].rstrip(".") if lines else type(exc).__name__
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def check_range(name: str, value: object, low: float, high: float) -> None:
+    """Refuse a numeric config value outside ``[low, high]``, naming the range."""
+    try:
+        ok = low <= float(value) <= high  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise GenreError(f"{name}={value} is out of range: use a number from {low:g} to {high:g}.")

@@ -3,11 +3,13 @@ knows about Hydra, Optuna or MLflow."""
 
 from __future__ import annotations
 
-import hydra
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
@@ -16,10 +18,13 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from genre.errors import check_choice
+from genre.augment import Mixup, WaveAugment
 from genre.features import Spectrogram
 
-SCHEDULES = ("none", "cosine")
+OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
+"""Parameters (or parameter groups) in, optimiser out."""
+SchedulerFactory = Callable[[torch.optim.Optimizer, int], dict[str, Any]]
+"""Optimiser and the run's total optimiser steps in, Lightning's ``lr_scheduler`` dict out."""
 
 
 class GenreNet(nn.Module):
@@ -33,13 +38,15 @@ class GenreNet(nn.Module):
         genres: list[str],
         sample_rate: int,
         chunk_samples: int,
+        augment: WaveAugment | None = None,
     ):
         super().__init__()
+        self.augment = augment or WaveAugment()  # in training mode only; no weights
         self.spectrogram, self.classifier = spectrogram, classifier
         self.genres, self.sample_rate, self.chunk_samples = list(genres), sample_rate, chunk_samples
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.spectrogram(waves))
+        return self.classifier(self.spectrogram(self.augment(waves)))
 
     def clip_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
         """``[clips, crops, samples]`` to ``[clips, genres]``: the mean of the crops' softmax."""
@@ -61,15 +68,22 @@ def metric_set(n_classes: int, prefix: str) -> MetricCollection:
 
 
 class GenreClassifier(pl.LightningModule):
+    """Loss, metrics, optimiser and schedule around a :class:`GenreNet`. The optimiser and the
+    schedule come as factories, built where the config is read (``genre.build``)."""
+
     def __init__(
         self,
         net: GenreNet,
-        optim: DictConfig,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
         class_weights: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
+        mixup: float = 0.0,
     ):
         super().__init__()
-        self.net, self.optim, self.label_smoothing = net, optim, label_smoothing
+        self.net, self.label_smoothing = net, label_smoothing
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        self.mixup = Mixup(mixup)
         self.register_buffer("class_weights", class_weights)
         n = len(net.genres)
         self.train_metrics = metric_set(n, "train/")
@@ -82,19 +96,21 @@ class GenreClassifier(pl.LightningModule):
         self.test_confusion = MulticlassConfusionMatrix(n)
         self.test_matrix: torch.Tensor | None = None  # [true genre, predicted genre] counts
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
-        waves, targets = batch
-        logits = self.net(waves)
-        loss = F.cross_entropy(
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
             logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
         )
-        # Decided together under DDP, so that every process stops at the same step and none is
-        # left waiting for the others' gradients (a no-op with one process).
-        if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
-            raise FloatingPointError(
-                f"training loss is not finite ({loss.item()} here) at step {self.global_step}: "
-                "the run diverged (lower optim.lr or enable trainer.gradient_clip_val)"
-            )
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        waves, targets = batch
+        if self.mixup:
+            waves, targets, partners, lam = self.mixup(waves, targets)
+            logits = self.net(waves)
+            loss = lam * self._loss(logits, targets) + (1 - lam) * self._loss(logits, partners)
+            targets = targets if lam >= 0.5 else partners  # the mix's main genre, for metrics
+        else:
+            logits = self.net(waves)
+            loss = self._loss(logits, targets)
         self.train_metrics.update(logits, targets)
         # sync_dist: under DDP the mean over all processes' batches (whose sizes are equal in
         # training: Lightning's DistributedSampler pads the shards), not this process's.
@@ -108,6 +124,16 @@ class GenreClassifier(pl.LightningModule):
         )
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        # Judged once per epoch on the epoch's mean loss (synced: every DDP process stops
+        # together), not per step: a per-step check would wait for the device at every step.
+        loss = float(self.trainer.callback_metrics.get("train/loss", 0.0))
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is not finite ({loss}) in epoch {self.current_epoch}: the run "
+                "diverged (lower optim.lr or enable trainer.gradient_clip_val)"
+            )
 
     def _eval_step(
         self, batch, metrics: MetricCollection, loss_metric: MeanMetric, prefix: str
@@ -141,13 +167,8 @@ class GenreClassifier(pl.LightningModule):
         }
 
     def configure_optimizers(self):
-        options = OmegaConf.to_container(self.optim, resolve=True)
-        schedule = options.pop("schedule", "none")
-        check_choice("optim.schedule", schedule, SCHEDULES)
-        optimizer = hydra.utils.instantiate(options, params=self.parameters(), _partial_=False)
-        if schedule == "none":
+        optimizer = self.make_optimizer(self.net.parameters())
+        if self.make_scheduler is None:
             return optimizer
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(1, self.trainer.max_epochs)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        steps = int(self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": self.make_scheduler(optimizer, steps)}

@@ -116,7 +116,7 @@ def load_logged_model(uri: str, name: str) -> GenreNet:
 
 def load_checkpoint(checkpoint: Path, config: Path) -> GenreNet:
     """The network of a Lightning checkpoint of ``GenreClassifier``, built from its config."""
-    from genre.train import build_network
+    from genre.build import build_network
 
     try:
         cfg = OmegaConf.load(config)

@@ -29,10 +29,10 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from genre.build import build_callbacks, build_module, build_network, build_trainer
 from genre.datamodule import GenreDataModule
 from genre.errors import GenreError
-from genre.features import Spectrogram
-from genre.module import GenreClassifier, GenreNet
+from genre.module import GenreNet
 from genre.study import job_trial, pruning_callback
 from genre.tracking import (
     PROJECT_ROOT,
@@ -62,22 +62,6 @@ def compose_config(overrides: list[str], return_hydra_config: bool = False) -> D
         raise GenreError(str(exc)) from exc
 
 
-def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
-    features = OmegaConf.to_container(cfg.features, resolve=True)
-    features.pop("name", None)
-    spectrogram = Spectrogram(int(cfg.data.sample_rate), **features)
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    model.pop("name", None)
-    classifier = hydra.utils.instantiate(model, n_classes=len(genres))
-    chunk = int(round(cfg.data.chunk_seconds * cfg.data.sample_rate))
-    return GenreNet(spectrogram, classifier, genres, int(cfg.data.sample_rate), chunk)
-
-
-def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], root: Path) -> pl.Trainer:
-    options = OmegaConf.to_container(cfg.trainer, resolve=True)
-    return pl.Trainer(**options, callbacks=callbacks, logger=False, default_root_dir=root)
-
-
 def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None) -> float:
     """One tracked run; returns the best validation value of ``cfg.objective``. The best
     checkpoint is kept as ``output_dir/checkpoints/best.ckpt``; ``tags`` go on the MLflow run.
@@ -85,17 +69,11 @@ def train(cfg: DictConfig, output_dir: Path, tags: dict[str, str] | None = None)
     Under DDP every process runs this: rank 0 tracks the run and its Optuna trial, the other
     ranks only take their share of fitting and testing."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    checkpoint = pl.callbacks.ModelCheckpoint(
-        dirpath=output_dir / "checkpoints",
-        monitor=cfg.objective,
-        mode="max",
-        save_top_k=1,
-        filename="best",
-    )
     # Built before the run for its global rank, which only the Trainer knows for sure (Lightning's
     # launcher, a node of trainer.num_nodes, torchrun or SLURM); so a bad trainer option fails
     # before any run exists.
-    trainer = build_trainer(cfg, [checkpoint], output_dir)
+    checkpoint, callbacks = build_callbacks(cfg, output_dir)
+    trainer = build_trainer(cfg, callbacks, output_dir)
     if trainer.global_rank != 0:
         return _fit_and_log(cfg, trainer, checkpoint, output_dir)
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
@@ -152,8 +130,7 @@ def _fit_and_log(
     cache = data.load()
     if run_id is not None:
         mlflow.set_tag("data.fingerprint", cache.fingerprint)
-    net = build_network(cfg, data.genres)
-    module = GenreClassifier(net, cfg.optim, data.class_weights(), cfg.loss.label_smoothing)
+    module = build_module(cfg, build_network(cfg, data.genres), data.class_weights())
     if run_id is not None:
         shown = logged_config(cfg)
         mlflow.log_params(flat_params(shown))

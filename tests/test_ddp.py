@@ -17,9 +17,8 @@ from conftest import TINY_RUN, run_module
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from genre.build import build_module, build_network
 from genre.datamodule import GenreDataModule
-from genre.module import GenreClassifier
-from genre.train import build_network
 
 # The tiny folder's splits hold 3 validation and 3 test clips: 2 + 1 over two processes, where a
 # padding sampler would score one clip twice.
@@ -92,8 +91,7 @@ def test_ddp_metrics_are_those_of_one_process_on_the_same_checkpoint(ddp_run):
         io.StringIO(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/clips_per_split.csv"))
     )
     assert counts["test"].sum() == counts["val"].sum() == 3
-    net = build_network(cfg, data.genres)
-    module = GenreClassifier(net, cfg.optim, data.class_weights(), cfg.loss.label_smoothing)
+    module = build_module(cfg, build_network(cfg, data.genres), data.class_weights())
     (ckpt,) = work.glob("outputs/*/*/checkpoints/best.ckpt")
     module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
     trainer = pl.Trainer(

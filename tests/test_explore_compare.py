@@ -123,7 +123,14 @@ def test_compare_ranks_a_sweep(
     )
     table = pd.read_csv(out, dtype={"optim.lr": str})
     # Per-genre F1, test loss, machine paths and the trial bookkeeping stay out of the table.
-    assert list(table.columns) == ["rank", "best_val/macro_f1", "test/acc", "optim.lr", "run_id"]
+    assert list(table.columns) == [
+        "rank",
+        "best_val/macro_f1",
+        "test/acc",
+        "optim.lr",
+        "minutes",
+        "run_id",
+    ]
     assert list(table["run_id"]) == [ids["mid"], ids["high"]]
     assert list(table["optim.lr"]) == ["0.001", "0.01"]
     assert [line.split()[-1] for line in printed[2:]] == [ids["mid"], ids["high"]]
@@ -148,6 +155,36 @@ def test_compare_whole_experiment_and_another_metric(
         compare.main(["--experiment", "genre", "--tracking-uri", uri, "--metric", "test/acc"]) == 0
     )
     assert capsys.readouterr().out.splitlines()[2].split()[-1] == ids["single"]
+
+
+def test_compare_over_seeds_gives_mean_and_confidence_interval(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("seeds", artifact_location=str(tmp_path / "art"))
+    results = {"a": [0.6, 0.7, 0.8], "b": [0.5], "c": [0.9, 0.9]}
+    for model, values in results.items():
+        for seed, value in enumerate(values):
+            run = client.create_run(experiment, start_time=1_000)
+            client.log_metric(run.info.run_id, "best_val/macro_f1", value)
+            client.log_metric(run.info.run_id, "test/acc", value - 0.1)
+            client.log_param(run.info.run_id, "model.name", model)
+            client.log_param(run.info.run_id, "seed", str(seed))
+            client.set_terminated(run.info.run_id, end_time=91_000)
+    out = tmp_path / "seeds.csv"
+    args = ["--experiment", "seeds", "--tracking-uri", uri, "--seeds", "--csv", str(out)]
+    assert compare.main(args) == 0
+    assert capsys.readouterr().out.startswith("Top 3 of 3 settings in experiment 'seeds'")
+    table = pd.read_csv(out).set_index("model.name")
+    assert list(table.index) == ["c", "a", "b"]
+    assert table.loc["a", "runs"] == 3 and table.loc["a", "seeds"] == "0 1 2"
+    assert table.loc["a", "test/acc"] == pytest.approx(0.6)
+    # t(0.975, 2) = 4.3027; the standard deviation of 0.6, 0.7, 0.8 is 0.1.
+    assert table.loc["a", "test/acc ±"] == pytest.approx(4.3027 * 0.1 / 3**0.5, rel=1e-4)
+    assert table.loc["c", "test/acc ±"] == pytest.approx(0.0)
+    assert pd.isna(table.loc["b", "test/acc ±"])
+    assert table.loc["a", "minutes"] == pytest.approx(1.5)
 
 
 def test_compare_bad_input(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:

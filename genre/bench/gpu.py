@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import time
 
-import hydra
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
 from genre.bench.common import Metric, RowResult, Workspace, best, median
-from genre.train import build_network, compose_config
+from genre.build import build_network, build_optimizer
+from genre.train import compose_config
 
 MODELS = ("cnn3", "resnet")
 
@@ -25,9 +24,7 @@ def train_speed(
     cfg = compose_config([*ws.overrides(), f"model={model}"])
     torch.manual_seed(0)
     net = build_network(cfg, ws.data.genres).to(device).train()
-    options = OmegaConf.to_container(cfg.optim, resolve=True)
-    options.pop("schedule", None)
-    optimizer = hydra.utils.instantiate(options, params=net.parameters())
+    optimizer = build_optimizer(cfg.optim)(net.parameters())
     loader = ws.data.train_dataloader()
 
     def batches():

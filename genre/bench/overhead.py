@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import hydra
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
@@ -14,8 +13,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from genre.bench.common import Metric, RowResult, Target, Workspace, best, median, torch_threads
-from genre.module import GenreClassifier
-from genre.train import build_network, build_trainer
+from genre.build import build_module, build_network, build_optimizer, build_trainer
 
 THREADS = 1
 """Torch threads on both sides. The two sides do the same math, so threads change both alike; on
@@ -62,7 +60,7 @@ def lightning_epochs(
     cfg.trainer.devices = 1
     torch.manual_seed(int(cfg.seed))
     net = build_network(cfg, ws.data.genres)
-    module = GenreClassifier(net, cfg.optim, None, float(cfg.loss.label_smoothing))
+    module = build_module(cfg, net, None)
     epoch_clock = EpochClock()
     trainer = build_trainer(cfg, [epoch_clock], ws.root / "lightning")
     start = time.perf_counter()
@@ -79,9 +77,7 @@ def bare_epochs(ws: Workspace, loader: DataLoader, epochs: int) -> list[tuple[fl
         torch.use_deterministic_algorithms(True, warn_only=deterministic == "warn")
     torch.manual_seed(int(cfg.seed))
     net = build_network(cfg, ws.data.genres)
-    options = OmegaConf.to_container(cfg.optim, resolve=True)
-    options.pop("schedule", None)
-    optimizer = hydra.utils.instantiate(options, params=net.parameters())
+    optimizer = build_optimizer(cfg.optim)(net.parameters())
     net.train()
     marks = [clock()]
     for _ in range(epochs):

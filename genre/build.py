@@ -1,0 +1,128 @@
+"""From a composed config to ready-made pieces: the network, the LightningModule with its
+optimiser and schedule factories, the training callbacks and the Trainer. The one place where the
+model side meets the config; ``genre.module`` and ``genre.models`` never see a ``DictConfig``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from genre.augment import WaveAugment
+from genre.errors import check_choice, check_range
+from genre.features import Spectrogram
+from genre.module import GenreClassifier, GenreNet, OptimizerFactory, SchedulerFactory
+
+SCHEDULES = ("none", "cosine")
+
+
+def chunk_samples(data: DictConfig) -> int:
+    """Samples in one crop: ``data.chunk_seconds`` at ``data.sample_rate``."""
+    return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+
+
+def build_spectrogram(cfg: DictConfig) -> Spectrogram:
+    features = OmegaConf.to_container(cfg.features, resolve=True)
+    features.pop("name", None)
+    return Spectrogram(int(cfg.data.sample_rate), **features)
+
+
+def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    model.pop("name", None)
+    classifier = hydra.utils.instantiate(model, n_classes=len(genres))
+    augment = cfg.get("augment") or {}
+    return GenreNet(
+        build_spectrogram(cfg),
+        classifier,
+        genres,
+        int(cfg.data.sample_rate),
+        chunk_samples(cfg.data),
+        WaveAugment(augment.get("gain_db", 0.0), augment.get("shift", 0.0)),
+    )
+
+
+def build_optimizer(optim: DictConfig) -> OptimizerFactory:
+    """``optim`` without its schedule keys, as a partial of its ``_target_``."""
+    options = OmegaConf.to_container(optim, resolve=True)
+    for key in ("schedule", "warmup_epochs"):
+        options.pop(key, None)
+    options["_partial_"] = True
+    return hydra.utils.instantiate(options)
+
+
+def build_scheduler(optim: DictConfig, max_epochs: int) -> SchedulerFactory | None:
+    """``optim.schedule``: ``none``, or ``cosine``: a linear warm-up over
+    ``optim.warmup_epochs`` from zero to ``optim.lr``, then a cosine decay to zero at the last
+    step. Stepped per optimiser step, so warm-up works within the first epoch too."""
+    schedule = optim.get("schedule", "none")
+    check_choice("optim.schedule", schedule, SCHEDULES)
+    warmup_epochs = float(optim.get("warmup_epochs", 0.0))
+    check_range("optim.warmup_epochs", warmup_epochs, 0.0, max(0, max_epochs))
+    if schedule == "none":
+        return None
+    return partial(_cosine_schedule, warmup_share=warmup_epochs / max(1, max_epochs))
+
+
+def _cosine_schedule(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_share: float
+) -> dict[str, Any]:
+    warmup = int(round(warmup_share * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return {"scheduler": scheduler, "interval": "step"}
+
+
+def build_module(
+    cfg: DictConfig, net: GenreNet, class_weights: torch.Tensor | None
+) -> GenreClassifier:
+    return GenreClassifier(
+        net,
+        build_optimizer(cfg.optim),
+        build_scheduler(cfg.optim, int(cfg.trainer.max_epochs)),
+        class_weights,
+        float(cfg.loss.label_smoothing),
+        float((cfg.get("augment") or {}).get("mixup", 0.0)),
+    )
+
+
+def build_callbacks(cfg: DictConfig, output_dir: Path) -> tuple[ModelCheckpoint, list[pl.Callback]]:
+    """The best-checkpoint keeper (by ``cfg.objective``) and every callback of the run."""
+    checkpoint = ModelCheckpoint(
+        dirpath=output_dir / "checkpoints",
+        monitor=cfg.objective,
+        mode="max",
+        save_top_k=1,
+        filename="best",
+    )
+    callbacks: list[pl.Callback] = [checkpoint]
+    training = cfg.get("training") or {}
+    patience = training.get("early_stopping")
+    if patience is not None:
+        check_range("training.early_stopping", patience, 1, 10_000)
+        callbacks.append(EarlyStopping(cfg.objective, patience=int(patience), mode="max"))
+    decay = training.get("ema_decay")
+    if decay is not None:
+        check_range("training.ema_decay", decay, 0.0, 0.99999)
+        # Validation, the checkpoints and so the tested weights are the averaged ones.
+        callbacks.append(EMAWeightAveraging(decay=float(decay)))
+    return checkpoint, callbacks
+
+
+def build_trainer(cfg: DictConfig, callbacks: Iterable[pl.Callback], root: Path) -> pl.Trainer:
+    options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return pl.Trainer(**options, callbacks=list(callbacks), logger=False, default_root_dir=root)
