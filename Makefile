@@ -8,15 +8,19 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install sweep train test lint bench ui clean
 
+# Optional extras beside dev, e.g. `make install EXTRAS=dev,tf` (CI: TensorFlow's checkpoint
+# reader, to check genre's own against it).
+EXTRAS ?= dev
+
 install: $(STAMP)
 
-# torch comes first and pinned, so pip takes the release this project is tested with (a CUDA
-# build that also runs on the CPU) instead of resolving it again with the rest.
+# The versions, torch's included, are pinned in pyproject.toml alone. The pretrained musicnn
+# weights come once into genre's cache (a 29 MB wheel from PyPI, checked by its sha256).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "torch==2.14.1" "torchaudio==2.11.0"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m genre.pretrained fetch
 	touch $(STAMP)
 
 sweep: install

@@ -10,8 +10,12 @@ from torch import nn
 from genre.errors import GenreError, check_choice
 
 KINDS = ("stft", "mel")
-SCALES = ("db", "log", "linear")
+SCALES = ("db", "log", "log1p", "linear")
 NORMALIZATIONS = ("instance", "none")
+MEL_SCALES = ("htk", "slaney")
+MEL_NORMS = (None, "slaney")
+PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's, for center frames
+POWER_DTYPES = ("float32", "float16")
 
 
 class Spectrogram(nn.Module):
@@ -21,6 +25,13 @@ class Spectrogram(nn.Module):
     bins in that band, so both kinds answer to the same frequency limits. SpecAugment masks
     (``freq_masks`` of up to ``freq_mask`` bins, ``time_masks`` of up to ``time_mask`` frames)
     apply in training mode only.
+
+    ``mel_scale``, ``mel_norm`` (torchaudio's ``norm``) and ``pad_mode`` (of the centred first and
+    last frames) are torchaudio's options, so that a pretrained network's front end can be
+    matched: librosa's mel filters are ``mel_scale="slaney", mel_norm="slaney"``.
+    ``scale="log1p"`` is ``log10(1 + log_gain * power)``, musicnn's log compression (base 10, as
+    there); ``power_dtype="float16"`` rounds the power to float16 before scaling, as musicnn's
+    extractor did (all else stays float32).
     """
 
     def __init__(
@@ -35,7 +46,12 @@ class Spectrogram(nn.Module):
         f_max: float | None = None,
         scale: str = "db",
         top_db: float | None = 80.0,
+        log_gain: float = 1.0,
         normalize: str = "instance",
+        mel_scale: str = "htk",
+        mel_norm: str | None = None,
+        pad_mode: str = "reflect",
+        power_dtype: str = "float32",
         freq_masks: int = 0,
         freq_mask: int = 0,
         time_masks: int = 0,
@@ -45,6 +61,13 @@ class Spectrogram(nn.Module):
         check_choice("features.kind", kind, KINDS)
         check_choice("features.scale", scale, SCALES)
         check_choice("features.normalize", normalize, NORMALIZATIONS)
+        check_choice("features.mel_scale", mel_scale, MEL_SCALES)
+        check_choice("features.pad_mode", pad_mode, PAD_MODES)
+        check_choice("features.power_dtype", power_dtype, POWER_DTYPES)
+        if mel_norm not in MEL_NORMS:
+            raise GenreError(f"Unknown features.mel_norm '{mel_norm}': choose null or slaney.")
+        if not log_gain > 0:
+            raise GenreError(f"features.log_gain={log_gain} must be positive.")
         nyquist = sample_rate / 2
         f_max = nyquist if f_max is None else float(f_max)
         if not 0 <= f_min < f_max <= nyquist:
@@ -54,6 +77,7 @@ class Spectrogram(nn.Module):
             )
         hop_length = hop_length or n_fft // 4
         self.kind, self.scale, self.normalize = kind, scale, normalize
+        self.log_gain, self.power_dtype = log_gain, power_dtype
         if kind == "mel":
             self.transform = torchaudio.transforms.MelSpectrogram(
                 sample_rate,
@@ -64,11 +88,18 @@ class Spectrogram(nn.Module):
                 f_max=f_max,
                 n_mels=n_mels,
                 power=2.0,
+                pad_mode=pad_mode,
+                norm=mel_norm,
+                mel_scale=mel_scale,
             )
             self.bins = slice(None)
         else:
             self.transform = torchaudio.transforms.Spectrogram(
-                n_fft=n_fft, win_length=win_length, hop_length=hop_length, power=2.0
+                n_fft=n_fft,
+                win_length=win_length,
+                hop_length=hop_length,
+                power=2.0,
+                pad_mode=pad_mode,
             )
             freqs = torch.linspace(0, nyquist, n_fft // 2 + 1)
             band = torch.nonzero((freqs >= f_min) & (freqs <= f_max)).flatten()
@@ -85,10 +116,14 @@ class Spectrogram(nn.Module):
             # [batch, 1, freq, time]: AmplitudeToDB's top_db clamp then acts per example, not
             # across the batch, so a clip's features never depend on its batch mates.
             spec = self.transform(waves.float())[..., self.bins, :].unsqueeze(1)
+            if self.power_dtype == "float16":
+                spec = spec.half().float()
             if self.scale == "db":
                 spec = self.to_db(spec)
             elif self.scale == "log":
                 spec = torch.log(spec + 1e-6)
+            elif self.scale == "log1p":
+                spec = torch.log10(1 + self.log_gain * spec)
             if self.normalize == "instance":
                 mean = spec.mean(dim=(-2, -1), keepdim=True)
                 std = spec.std(dim=(-2, -1), keepdim=True)

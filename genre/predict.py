@@ -1,10 +1,14 @@
 """Genre probabilities for audio files, from a trained model.
 
 python -m genre.predict FILE [FILE ...] (--run RUN_ID | --model DIR | --checkpoint CKPT --config
-YAML) [--top 3] [--json] [--tracking-uri URI]
+YAML | --pretrained msd|mtt [--arch musicnn|vgg]) [--top 3] [--json] [--tracking-uri URI]
 
 Each file is decoded like the training data (mono, resampled to the model's rate), cut into
 evenly spaced crops of the model's crop length, and the crops' probabilities are averaged.
+
+--pretrained shows instead the tags of the original musicnn tagger trained on the Million Song
+Dataset (msd) or MagnaTagATune (mtt), as its own tagger does: the file's spectrogram cut into
+consecutive 3 s patches, their tag probabilities averaged.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import json
 import math
 import re
 import sys
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +32,10 @@ from omegaconf.errors import OmegaConfBaseException
 from genre.audio import DecodeError, read_mono
 from genre.cli import add_tracking_uri, get_run, open_store
 from genre.errors import GenreError, first_line, user_errors
+from genre.pretrained.musicnn import ARCHS, SAMPLE_RATE, SPECTROGRAM, TAGS, VARIANTS, patches
 
 if TYPE_CHECKING:
+    from genre.features import Spectrogram
     from genre.module import GenreNet
 
 # Evenly spaced crops over the whole file, as many as cover it, up to this many: a long track is
@@ -38,6 +46,7 @@ MAX_CROPS = 16
 # would otherwise take gigabytes of memory for the same 16 crops).
 MAX_SECONDS = 600.0
 CHECKPOINT_KEY = "genre_net"  # what GenreClassifier.on_save_checkpoint stores beside the weights
+PATCH_BATCH = 32  # pretrained-tagger patches per forward pass: memory stays flat for long files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,26 +63,42 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument(
         "--checkpoint", type=Path, metavar="CKPT", help="a Lightning checkpoint (with --config)"
     )
+    source.add_argument(
+        "--pretrained",
+        choices=VARIANTS,
+        help="the original musicnn tagger trained on MSD or MagnaTagATune (tags, not genres)",
+    )
     parser.add_argument(
         "--config", type=Path, metavar="YAML", help="the checkpoint's training config"
     )
-    parser.add_argument("--top", type=int, default=3, help="genres shown per file (default 3)")
+    parser.add_argument(
+        "--arch", choices=ARCHS, help="with --pretrained: its architecture (default musicnn)"
+    )
+    parser.add_argument(
+        "--top", type=int, default=3, help="genres (tags) shown per file (default 3)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_tracking_uri(parser)
     args = parser.parse_args(argv)
     if (args.checkpoint is None) != (args.config is None):
         parser.error("--checkpoint and --config go together")
+    if args.arch is not None and args.pretrained is None:
+        parser.error("--arch goes with --pretrained")
     if args.top < 1:
         parser.error("--top must be at least 1")
 
-    net = load_network(args)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    net = net.to(device).eval()
+    if args.pretrained is not None:
+        tagger = load_tagger(args.arch or "musicnn", args.pretrained, device)
+        predict = tagger.predict_file
+    else:
+        net = load_network(args).to(device).eval()
+        predict = partial(predict_file, net)
 
     results: list[dict[str, Any]] = []
     for path in args.files:
         try:
-            result = predict_file(net, path, args.top, device)
+            result = predict(path, args.top, device)
         except DecodeError as exc:
             print(f"genre: {path}: skipped: {exc}", file=sys.stderr)
             results.append({"file": str(path), "error": str(exc)})
@@ -198,6 +223,39 @@ def predict_file(net: GenreNet, path: Path, top: int, device: torch.device) -> d
     }
 
 
+@dataclass
+class Tagger:
+    """An original musicnn model with its own spectrogram front end and tag names."""
+
+    spectrogram: Spectrogram
+    net: torch.nn.Module
+    tags: tuple[str, ...]
+
+    @torch.inference_mode()
+    def predict_file(self, path: Path, top: int, device: torch.device) -> dict[str, Any]:
+        decoded = read_mono(path, SAMPLE_RATE, max_seconds=MAX_SECONDS)
+        spec = self.spectrogram(torch.from_numpy(decoded.samples)[None].to(device))[0]
+        cut = patches(spec)
+        taggram = torch.cat([self.net(batch)["taggram"] for batch in cut.split(PATCH_BATCH)])
+        probs = taggram.mean(dim=0).cpu()
+        best = probs.argsort(descending=True)[:top]
+        return {
+            "file": str(path),
+            "seconds": round(decoded.seconds, 2),
+            "patches": len(cut),
+            "top": [{"tag": self.tags[i], "probability": round(float(probs[i]), 4)} for i in best],
+        }
+
+
+def load_tagger(arch: str, variant: str, device: torch.device) -> Tagger:
+    from genre.features import Spectrogram
+    from genre.pretrained.weights import pretrained_model
+
+    net, _ = pretrained_model(arch, variant)
+    spectrogram = Spectrogram(**SPECTROGRAM).eval()
+    return Tagger(spectrogram.to(device), net.to(device), TAGS[variant])
+
+
 def evenly_spaced_crops(samples: np.ndarray, chunk: int) -> np.ndarray:
     """``[crops, chunk]``: enough crops to cover ``samples`` (up to ``MAX_CROPS``), spaced as the
     evaluation crops of training are; a file shorter than one crop is zero-padded, as the
@@ -210,10 +268,12 @@ def evenly_spaced_crops(samples: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def format_result(result: dict[str, Any]) -> str:
-    width = max(len(entry["genre"]) for entry in result["top"])
-    lines = [f"{result['file']}  ({result['seconds']:.1f} s, {result['crops']} crops)"]
+    """A file's top genres (or, from a pretrained tagger, tags) with their probabilities."""
+    label, unit = ("genre", "crops") if "crops" in result else ("tag", "patches")
+    width = max(len(entry[label]) for entry in result["top"])
+    lines = [f"{result['file']}  ({result['seconds']:.1f} s, {result[unit]} {unit})"]
     for rank, entry in enumerate(result["top"], 1):
-        lines.append(f"  {rank}. {entry['genre']:<{width}}  {entry['probability']:.3f}")
+        lines.append(f"  {rank}. {entry[label]:<{width}}  {entry['probability']:.3f}")
     return "\n".join(lines)
 
 
