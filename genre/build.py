@@ -13,11 +13,14 @@ from typing import Any
 import hydra
 import lightning.pytorch as pl
 import torch
+import torchaudio
+from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from genre.augment import WaveAugment
-from genre.errors import check_choice, check_range
+from genre.errors import GenreError, check_choice, check_range
 from genre.features import Spectrogram
 from genre.module import GenreClassifier, GenreNet, OptimizerFactory, SchedulerFactory
 
@@ -29,19 +32,42 @@ def chunk_samples(data: DictConfig) -> int:
     return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
 
 
-def build_spectrogram(cfg: DictConfig) -> Spectrogram:
+def build_spectrogram(cfg: DictConfig, fixed: dict[str, Any] | None = None) -> nn.Module:
+    """The run's ``features`` as a spectrogram layer at ``data.sample_rate``; or, for a
+    pretrained network, the ``fixed`` settings it was trained with (SpecAugment's masks still
+    from ``features``), behind a resampler on the device where the data's rate is higher."""
     features = OmegaConf.to_container(cfg.features, resolve=True)
     features.pop("name", None)
-    return Spectrogram(int(cfg.data.sample_rate), **features)
+    rate = int(cfg.data.sample_rate)
+    if fixed is None:
+        return Spectrogram(rate, **features)
+    masks = {k: v for k, v in features.items() if k.endswith(("_masks", "_mask"))}
+    settings = {**fixed, **masks}
+    needed = int(settings.pop("sample_rate"))
+    spectrogram = Spectrogram(needed, **settings)
+    if rate == needed:
+        return spectrogram
+    if rate < needed:
+        raise GenreError(
+            f"model={cfg.model.name} hears audio at {needed} Hz, and data.sample_rate={rate} "
+            f"lacks the band above {rate // 2} Hz: set data.sample_rate={needed}."
+        )
+    return nn.Sequential(torchaudio.transforms.Resample(rate, needed), spectrogram)
 
 
 def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model.pop("name", None)
-    classifier = hydra.utils.instantiate(model, n_classes=len(genres))
+    try:
+        classifier = hydra.utils.instantiate(model, n_classes=len(genres))
+    except InstantiationException as exc:
+        # A model's own one-sentence error, which Hydra wraps in a report of the call.
+        if isinstance(exc.__cause__, GenreError):
+            raise exc.__cause__ from None
+        raise
     augment = cfg.get("augment") or {}
     return GenreNet(
-        build_spectrogram(cfg),
+        build_spectrogram(cfg, getattr(classifier, "SPECTROGRAM", None)),
         classifier,
         genres,
         int(cfg.data.sample_rate),
@@ -51,12 +77,26 @@ def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
 
 
 def build_optimizer(optim: DictConfig) -> OptimizerFactory:
-    """``optim`` without its schedule keys, as a partial of its ``_target_``."""
+    """``optim`` without its schedule keys, as a factory of its ``_target_`` over parameter
+    groups; a group's ``lr_scale`` sets its rate to that share of ``optim.lr``."""
     options = OmegaConf.to_container(optim, resolve=True)
     for key in ("schedule", "warmup_epochs"):
         options.pop(key, None)
+    check_range("optim.lr", options.get("lr", 0.0), 0.0, 100.0)
     options["_partial_"] = True
-    return hydra.utils.instantiate(options)
+    make = hydra.utils.instantiate(options)
+    return partial(_scaled_groups, make, float(options.get("lr", 0.0)))
+
+
+def _scaled_groups(
+    make: OptimizerFactory, lr: float, groups: Iterable[dict[str, Any]]
+) -> torch.optim.Optimizer:
+    scaled = []
+    for group in groups:
+        group = dict(group)
+        scale = group.pop("lr_scale", None)
+        scaled.append(group if scale is None else {**group, "lr": lr * scale})
+    return make(scaled)
 
 
 def build_scheduler(optim: DictConfig, max_epochs: int) -> SchedulerFactory | None:

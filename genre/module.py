@@ -48,6 +48,18 @@ class GenreNet(nn.Module):
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.spectrogram(self.augment(waves)))
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The trainable parameters as optimiser groups: the classifier's own grouping where it
+        has one (pretrained layers at a lower rate), else one group."""
+        if hasattr(self.classifier, "parameter_groups"):
+            return self.classifier.parameter_groups()
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
+    def frozen_state(self) -> list[str]:
+        """State dict keys of pretrained weights that training leaves unchanged."""
+        keys = getattr(self.classifier, "frozen_state", list)()
+        return [f"classifier.{key}" for key in keys]
+
     def clip_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
         """``[clips, crops, samples]`` to ``[clips, genres]``: the mean of the crops' softmax."""
         n_clips, n_crops, n_samples = crops.shape
@@ -167,7 +179,7 @@ class GenreClassifier(pl.LightningModule):
         }
 
     def configure_optimizers(self):
-        optimizer = self.make_optimizer(self.net.parameters())
+        optimizer = self.make_optimizer(self.net.parameter_groups())
         if self.make_scheduler is None:
             return optimizer
         steps = int(self.trainer.estimated_stepping_batches)

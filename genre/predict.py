@@ -123,19 +123,31 @@ def load_network(args: argparse.Namespace) -> GenreNet:
 
 
 def load_logged_model(uri: str, name: str) -> GenreNet:
+    """The network of a run's MLflow model, logged as code with its weights and config
+    (``genre.mlflow_model``). Models that older versions logged as pickles are refused: loading
+    one would run whatever code the pickle holds."""
     # Imported here, as in load_checkpoint: they pull in Lightning (seconds), which a wrong
     # option or run id need not wait for.
-    import mlflow.pytorch
+    import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
     from genre.module import GenreNet
 
     try:
-        net = mlflow.pytorch.load_model(uri, map_location="cpu")
+        flavor = mlflow.models.get_model_info(uri).flavors.get("python_function", {})
+        if "model_code_path" not in flavor:
+            raise GenreError(
+                f"The model of {name} was logged as a pickle by an older genre, which genre no "
+                "longer loads (it could run any code): reproduce the run to log it anew."
+            )
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
         raise GenreError(f"Cannot load the model of {name}: {first_line(exc)}.") from exc
+    # The class of the model's own copy of genre/mlflow_model.py, not of the package's: ask for
+    # what it holds.
+    net = getattr(model, "net", None)
     if not isinstance(net, GenreNet):
-        raise GenreError(f"The model of {name} is a {type(net).__name__}, not a genre model.")
+        raise GenreError(f"The model of {name} is a {type(model).__name__}, not a genre model.")
     return net
 
 

@@ -4,6 +4,7 @@ the per-class report."""
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -11,9 +12,13 @@ import matplotlib
 import mlflow
 import numpy as np
 import pandas as pd
+import torch
 from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import classification_report
 
+from genre import mlflow_model
+from genre.module import GenreNet
+from genre.saved_model import save_network
 from genre.study import display_storage
 
 matplotlib.use("Agg")  # runs headless, in worker processes too
@@ -86,6 +91,28 @@ class MlflowMetrics(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._log(trainer, ("val/",))
+
+
+def log_model(net: GenreNet, cfg: DictConfig) -> None:
+    """The network as the run's MLflow model ``model``, logged as code (``genre.mlflow_model``)
+    with the saved network (``genre.saved_model``) as its artifact: loading it runs no pickle,
+    and pretrained weights it left unchanged are named by their checksum, not copied."""
+    net = net.cpu().eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / mlflow_model.ARTIFACT
+        save_network(net, cfg, folder)
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=mlflow_model.__file__,
+            artifacts={mlflow_model.ARTIFACT: str(folder)},
+            input_example=np.zeros((1, net.chunk_samples), dtype=np.float32),
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "torchaudio", "genre"],
+            metadata={
+                "genres": net.genres,
+                "sample_rate": net.sample_rate,
+                "chunk_samples": net.chunk_samples,
+            },
+        )
 
 
 def log_test_report(genres: list[str], matrix: np.ndarray) -> None:

@@ -19,8 +19,6 @@ from secrets import token_hex
 import hydra
 import lightning.pytorch as pl
 import mlflow
-import mlflow.pytorch
-import numpy as np
 import optuna
 import torch
 from hydra import compose, initialize_config_dir
@@ -32,13 +30,13 @@ from omegaconf import DictConfig, OmegaConf
 from genre.build import build_callbacks, build_module, build_network, build_trainer
 from genre.datamodule import GenreDataModule
 from genre.errors import GenreError
-from genre.module import GenreNet
 from genre.study import job_trial, pruning_callback
 from genre.tracking import (
     PROJECT_ROOT,
     MlflowMetrics,
     code_version,
     flat_params,
+    log_model,
     log_test_report,
     logged_config,
 )
@@ -156,7 +154,7 @@ def _fit_and_log(
         if best is None or not math.isfinite(float(best)):
             raise FloatingPointError(f"no finite {cfg.objective} was reached")
         # Test, and log, the selected epoch's weights rather than the last epoch's.
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
         if (data.clips["split"] == "test").any():
             (results,) = trainer.test(module, datamodule=data, verbose=False)
@@ -166,7 +164,7 @@ def _fit_and_log(
         mlflow.log_metrics({name: float(value) for name, value in results.items()})
         log_test_report(module.net.genres, module.test_matrix.numpy())
     mlflow.log_metric(f"best_{cfg.objective}", float(best))
-    _log_model(module.net)
+    log_model(module.net, logged_config(cfg))
     return float(best)
 
 
@@ -230,25 +228,6 @@ def ddp_worker() -> None:
         # Lightning's process observer SIGKILL rank 0: in a sweep, the sweeper and its next trials.
         if not isinstance(exc, optuna.TrialPruned):
             traceback.print_exc()
-
-
-def _log_model(net: GenreNet) -> None:
-    net = net.cpu().eval()
-    example = np.zeros((1, net.chunk_samples), dtype=np.float32)
-    # Pickled rather than exported (MLflow 3's default, pt2) so the loaded model is a GenreNet
-    # again, with its genre names and audio settings; the metadata repeats them for other readers.
-    mlflow.pytorch.log_model(
-        net,
-        name="model",
-        input_example=example,
-        serialization_format="pickle",
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "torchaudio", "genre"],
-        metadata={
-            "genres": net.genres,
-            "sample_rate": net.sample_rate,
-            "chunk_samples": net.chunk_samples,
-        },
-    )
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

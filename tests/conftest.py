@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genre.pretrained.weights import wheel_path
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 PG_PASSWORD = "genre-test"
@@ -71,6 +73,26 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("genre-cache")
     os.environ["GENRE_CACHE"] = str(cache)
     return cache
+
+
+# Where `make install` left the musicnn wheel (`python -m genre.pretrained fetch`): read at import,
+# before isolated_cache points GENRE_CACHE at a temporary folder.
+MUSICNN_WHEEL = wheel_path()
+
+
+@pytest.fixture(scope="session")
+def musicnn_wheel(isolated_cache: Path) -> Path:
+    """The musicnn wheel, linked into the tests' cache, where they convert their own weights."""
+    if not MUSICNN_WHEEL.is_file():
+        pytest.fail(
+            f"The musicnn wheel is not at {MUSICNN_WHEEL}: run `python -m genre.pretrained fetch` "
+            "(make install does) before the tests."
+        )
+    linked = isolated_cache / "pretrained" / MUSICNN_WHEEL.name
+    linked.parent.mkdir(parents=True, exist_ok=True)
+    if not linked.exists():
+        linked.symlink_to(MUSICNN_WHEEL)
+    return linked
 
 
 @pytest.fixture(scope="session")

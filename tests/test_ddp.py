@@ -75,7 +75,8 @@ def test_rank_zero_alone_tracks_one_finished_run(ddp_run, tmp_path):
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
     assert model.source_run_id == run.info.run_id
-    assert mlflow.pytorch.load_model(model.model_uri).genres == ["High", "Low", "Mid"]
+    net = mlflow.pyfunc.load_model(model.model_uri).unwrap_python_model().net
+    assert net.genres == ["High", "Low", "Mid"]
     # One run folder and one checkpoint: the other rank left no Hydra output of its own.
     assert len(list(work.glob("outputs/*/*/checkpoints/best.ckpt"))) == 1
     assert len(list(work.glob("outputs/*/*"))) == 1
@@ -93,7 +94,7 @@ def test_ddp_metrics_are_those_of_one_process_on_the_same_checkpoint(ddp_run):
     assert counts["test"].sum() == counts["val"].sum() == 3
     module = build_module(cfg, build_network(cfg, data.genres), data.class_weights())
     (ckpt,) = work.glob("outputs/*/*/checkpoints/best.ckpt")
-    module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
+    module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"])
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,

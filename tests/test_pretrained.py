@@ -41,8 +41,6 @@ REFERENCE = ROOT / "tests" / "data" / "musicnn_reference.npz"
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 EMBEDDINGS = ("penultimate", "max_pool", "mean_pool")
-# Read at import, before conftest's isolated_cache points GENRE_CACHE at a temporary folder.
-USER_WHEEL = weights.wheel_path()
 
 
 def arch_variant(name: str) -> tuple[str, str]:
@@ -51,18 +49,8 @@ def arch_variant(name: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def wheel() -> Path:
-    """The wheel, linked into the isolated cache, where the tests convert their own files."""
-    if not USER_WHEEL.is_file():
-        pytest.fail(
-            f"The musicnn wheel is not at {USER_WHEEL}: run `python -m genre.pretrained fetch` "
-            "(make install does) before the tests."
-        )
-    linked = weights.wheel_path()
-    linked.parent.mkdir(parents=True, exist_ok=True)
-    if not linked.exists():
-        linked.symlink_to(USER_WHEEL)
-    return linked
+def wheel(musicnn_wheel: Path) -> Path:
+    return musicnn_wheel
 
 
 def checkpoint_bytes(wheel: Path, name: str) -> tuple[bytes, bytes]:

@@ -24,7 +24,7 @@ def train_speed(
     cfg = compose_config([*ws.overrides(), f"model={model}"])
     torch.manual_seed(0)
     net = build_network(cfg, ws.data.genres).to(device).train()
-    optimizer = build_optimizer(cfg.optim)(net.parameters())
+    optimizer = build_optimizer(cfg.optim)(net.parameter_groups())
     loader = ws.data.train_dataloader()
 
     def batches():

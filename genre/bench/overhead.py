@@ -77,7 +77,7 @@ def bare_epochs(ws: Workspace, loader: DataLoader, epochs: int) -> list[tuple[fl
         torch.use_deterministic_algorithms(True, warn_only=deterministic == "warn")
     torch.manual_seed(int(cfg.seed))
     net = build_network(cfg, ws.data.genres)
-    optimizer = build_optimizer(cfg.optim)(net.parameters())
+    optimizer = build_optimizer(cfg.optim)(net.parameter_groups())
     net.train()
     marks = [clock()]
     for _ in range(epochs):
