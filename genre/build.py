@@ -1,6 +1,6 @@
 """From a composed config to ready-made pieces: the network, the LightningModule with its
 optimiser and schedule factories, the training callbacks and the Trainer. The one place where the
-model side meets the config; ``genre.module`` and ``genre.models`` never see a ``DictConfig``."""
+model side meets the config: nothing in ``genre.model`` sees a ``DictConfig``."""
 
 from __future__ import annotations
 
@@ -19,29 +19,34 @@ from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, Model
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from genre.augment import WaveAugment
+from genre.data.datamodule import chunk_samples
 from genre.errors import GenreError, check_choice, check_range
-from genre.features import Spectrogram
-from genre.module import GenreClassifier, GenreNet, OptimizerFactory, SchedulerFactory
+from genre.model.augment import WaveAugment
+from genre.model.module import GenreClassifier, OptimizerFactory, SchedulerFactory
+from genre.model.net import GenreNet
+from genre.model.spectrogram import Spectrogram
 
 SCHEDULES = ("none", "cosine")
+# Where model classes lived before genre.model: configs logged then name them so, and reproduce
+# and predict still rebuild them.
+MOVED_TARGETS = {"genre.models.": "genre.model.cnn."}
 
 
-def chunk_samples(data: DictConfig) -> int:
-    """Samples in one crop: ``data.chunk_seconds`` at ``data.sample_rate``."""
-    return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+def build_spectrogram(features: DictConfig, sample_rate: int, **changes: Any) -> Spectrogram:
+    """The ``features`` group (with ``changes``) as a spectrogram layer at ``sample_rate``."""
+    options = {**OmegaConf.to_container(features, resolve=True), **changes}
+    options.pop("name", None)
+    return Spectrogram(sample_rate, **options)
 
 
-def build_spectrogram(cfg: DictConfig, fixed: dict[str, Any] | None = None) -> nn.Module:
-    """The run's ``features`` as a spectrogram layer at ``data.sample_rate``; or, for a
-    pretrained network, the ``fixed`` settings it was trained with (SpecAugment's masks still
-    from ``features``), behind a resampler on the device where the data's rate is higher."""
-    features = OmegaConf.to_container(cfg.features, resolve=True)
-    features.pop("name", None)
+def _front_end(cfg: DictConfig, fixed: dict[str, Any] | None) -> nn.Module:
+    """The run's spectrogram layer; or, for a pretrained network, the ``fixed`` settings it was
+    trained with (SpecAugment's masks still from ``features``), behind a resampler on the device
+    where the data's rate is higher."""
     rate = int(cfg.data.sample_rate)
     if fixed is None:
-        return Spectrogram(rate, **features)
-    masks = {k: v for k, v in features.items() if k.endswith(("_masks", "_mask"))}
+        return build_spectrogram(cfg.features, rate)
+    masks = {k: v for k, v in cfg.features.items() if k.endswith(("_masks", "_mask"))}
     settings = {**fixed, **masks}
     needed = int(settings.pop("sample_rate"))
     spectrogram = Spectrogram(needed, **settings)
@@ -58,6 +63,9 @@ def build_spectrogram(cfg: DictConfig, fixed: dict[str, Any] | None = None) -> n
 def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model.pop("name", None)
+    for old, new in MOVED_TARGETS.items():
+        if model["_target_"].startswith(old):
+            model["_target_"] = new + model["_target_"].removeprefix(old)
     try:
         classifier = hydra.utils.instantiate(model, n_classes=len(genres))
     except InstantiationException as exc:
@@ -67,7 +75,7 @@ def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
         raise
     augment = cfg.get("augment") or {}
     return GenreNet(
-        build_spectrogram(cfg, getattr(classifier, "SPECTROGRAM", None)),
+        _front_end(cfg, getattr(classifier, "SPECTROGRAM", None)),
         classifier,
         genres,
         int(cfg.data.sample_rate),

@@ -14,15 +14,12 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from genre.errors import GenreError, first_line
+from genre.util import mlflow_fail_fast, without_password
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # the default of conf/config.yaml's mlflow node
 
 # The tools print their own results; MLflow's bars for downloading a few kilobytes bury them.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-# Only for the first request to a store: a server that is down should be reported at once, but
-# the requests after it keep MLflow's retries, which ride out a busy server during a long run.
-PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
@@ -51,29 +48,17 @@ def open_store(uri: str) -> mlflow.MlflowClient:
             f"No MLflow store at {uri} ({local} does not exist): pass --tracking-uri or set "
             "MLFLOW_TRACKING_URI."
         )
-    saved = {name: os.environ.get(name) for name in PROBE_ENV}
-    os.environ.update({k: v for k, v in PROBE_ENV.items() if saved[k] is None})
+    # Only the first request fails fast; the reading after it keeps MLflow's retries.
     try:
-        client = mlflow.MlflowClient(uri)
-        client.search_experiments(max_results=1)
+        with mlflow_fail_fast():
+            client = mlflow.MlflowClient(uri)
+            client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here (scheme, HTTP, database driver) means the same
         raise GenreError(
             f"Cannot reach the MLflow store at {without_password(uri)}: {first_line(exc)}."
         ) from exc
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
     mlflow.set_tracking_uri(uri)
     return client
-
-
-def without_password(uri: str) -> str:
-    """``uri`` fit for a message: a database URL's password masked."""
-    parts = urlparse(uri)
-    if parts.password is None:
-        return uri
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def get_run(client: mlflow.MlflowClient, run_id: str) -> Run:

@@ -28,11 +28,12 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from genre.datamodule import GenreDataModule
+from genre.build import build_spectrogram
+from genre.data.datamodule import GenreDataModule
 from genre.errors import GenreError, user_errors
-from genre.features import Spectrogram
+from genre.model.spectrogram import Spectrogram
 from genre.tracking import flat_params
-from genre.train import CONF_DIR
+from genre.util import CONF_DIR
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -53,8 +54,10 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     if len(clips) > cfg.max_clips:
         sample = clips.sample(n=int(cfg.max_clips), random_state=int(cfg.seed)).sort_index()
         notes.append(f"projections use a random sample of {len(sample)} of {len(clips)} clips")
-    spectrogram = feature_layer(cfg.features, int(cfg.data.sample_rate), kind="mel", scale="db")
-    features = mean_log_mel(spectrogram, cache.audio, sample, int(cfg.data.sample_rate))
+    rate = int(cfg.data.sample_rate)
+    # Eval mode: no SpecAugment in what is shown.
+    spectrogram = build_spectrogram(cfg.features, rate, kind="mel", scale="db").eval()
+    features = mean_log_mel(spectrogram, cache.audio, sample, rate)
     labels = sample["genre"].to_numpy()
     scaled = StandardScaler().fit_transform(features)
     subtitle = f"per-clip mean log-mel, {len(sample)} clips"
@@ -133,13 +136,6 @@ def projection_figures(
             embeddings[0], labels, "UMAP", axes, subtitle, cube_points=embeddings[1]
         )
     return figures, float(pca.explained_variance_ratio_[:2].sum())
-
-
-def feature_layer(features: DictConfig, sample_rate: int, **changes: object) -> Spectrogram:
-    """The training features' layer, in eval mode (no SpecAugment), with ``changes``."""
-    options = {**OmegaConf.to_container(features, resolve=True), **changes}
-    options.pop("name", None)
-    return Spectrogram(sample_rate, **options).eval()
 
 
 @torch.inference_mode()
@@ -250,10 +246,10 @@ def spectrogram_figure(
     seconds = float(clips.loc[row, "seconds"])
     wave = torch.from_numpy(audio[row, : int(seconds * sample_rate)].astype(np.float32))[None]
     hop = int(features.hop_length or features.n_fft // 4)
-    stft = feature_layer(
+    stft = build_spectrogram(
         features, sample_rate, kind="stft", f_min=0.0, f_max=None, normalize="none", scale="db"
-    )
-    mel = feature_layer(features, sample_rate, kind="mel", normalize="none", scale="db")
+    ).eval()
+    mel = build_spectrogram(features, sample_rate, kind="mel", normalize="none", scale="db").eval()
     regular = stft(wave)[0, 0].numpy()
     melspec = mel(wave)[0, 0].numpy()
     duration = regular.shape[1] * hop / sample_rate
@@ -303,7 +299,7 @@ def mel_position(freq: float, f_min: float, f_max: float, n_mels: int) -> float:
     return float(np.clip((mel(freq) - mel(f_min)) / step - 0.5, 0, n_mels))
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="explore")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="explore")
 def main(cfg: DictConfig) -> None:
     with user_errors():
         explore(cfg, Path(HydraConfig.get().runtime.output_dir))

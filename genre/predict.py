@@ -29,14 +29,14 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genre.audio import DecodeError, read_mono
 from genre.cli import add_tracking_uri, get_run, open_store
+from genre.data.audio import DecodeError, read_mono
 from genre.errors import GenreError, first_line, user_errors
-from genre.pretrained.musicnn import ARCHS, SAMPLE_RATE, SPECTROGRAM, TAGS, VARIANTS, patches
+from genre.model.musicnn import ARCHS, SAMPLE_RATE, SPECTROGRAM, TAGS, VARIANTS, patches
 
 if TYPE_CHECKING:
-    from genre.features import Spectrogram
-    from genre.module import GenreNet
+    from genre.model.net import GenreNet
+    from genre.model.spectrogram import Spectrogram
 
 # Evenly spaced crops over the whole file, as many as cover it, up to this many: a long track is
 # sampled from intro to outro at a fixed network cost (the training clips came from the middle,
@@ -131,7 +131,7 @@ def load_logged_model(uri: str, name: str) -> GenreNet:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
-    from genre.module import GenreNet
+    from genre.model.net import GenreNet
 
     try:
         flavor = mlflow.models.get_model_info(uri).flavors.get("python_function", {})
@@ -260,7 +260,7 @@ class Tagger:
 
 
 def load_tagger(arch: str, variant: str, device: torch.device) -> Tagger:
-    from genre.features import Spectrogram
+    from genre.model.spectrogram import Spectrogram
     from genre.pretrained.weights import pretrained_model
 
     net, _ = pretrained_model(arch, variant)

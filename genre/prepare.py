@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 
-from genre.datamodule import GenreDataModule
+from genre.data.datamodule import GenreDataModule
 from genre.errors import user_errors
 from genre.train import compose_config
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,15 +21,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
 from genre.errors import GenreError, first_line, user_errors
+from genre.util import CONF_DIR
 
 CONFIG_ARTIFACT = "config.yaml"
 COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers seen mid-epoch
-COMMIT_TAG = "mlflow.source.git.commit"
-DIRTY_TAG = "genre.code_dirty"
-FINGERPRINT_TAG = "data.fingerprint"
-THREADS_TAG = "genre.torch_threads"  # torch.get_num_threads() of the original run, where logged
 # Where this machine keeps its caches (the data config's default), not where the original did.
-DATA_DEFAULTS = Path(__file__).resolve().parents[1] / "conf" / "data" / "folder.yaml"
+DATA_DEFAULTS = CONF_DIR / "data" / "folder.yaml"
 _MISSING = object()
 TRAIN_KEYS = ("data", "features", "model", "optim", "trainer", "mlflow", "optuna", "seed")
 
@@ -64,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # Imported only now: they pull in Lightning (seconds), which the checks above do not need,
     # so a mistyped run id or key is reported without that wait.
-    from genre.datamodule import GenreDataModule
-    from genre.tracking import code_version
+    from genre import tracking
+    from genre.data.datamodule import GenreDataModule
     from genre.train import train
 
     fingerprint = GenreDataModule(cfg.data).load().fingerprint
-    warn_about_changes(original.data.tags, code_version(), fingerprint)
-    match_threads(original.data.tags.get(THREADS_TAG))
+    warn_about_changes(original.data.tags, tracking.version_tags(), fingerprint)
+    match_threads(original.data.tags.get(tracking.THREADS_TAG))
 
     output_dir = args.output_dir or (
         Path("outputs", "reproduce", args.run_id, time.strftime("%Y-%m-%d_%H-%M-%S"))
@@ -78,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / CONFIG_ARTIFACT).write_text(OmegaConf.to_yaml(cfg))
 
-    train(cfg, output_dir, tags={"genre.reproduced_from": args.run_id})
-    reproduced = client.get_run(mlflow.last_active_run().info.run_id)
+    _, run_id = train(cfg, output_dir, tags={"genre.reproduced_from": args.run_id})
+    reproduced = client.get_run(run_id)
     print()
     print(f"original:   {original.info.run_id}")
     print(f"reproduced: {reproduced.info.run_id}   (checkpoints in {output_dir})")
@@ -151,6 +147,8 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
 def warn_about_changes(tags: dict[str, str], now: dict[str, str], fingerprint: str) -> None:
     """Say, before the long part, why the numbers may not match: other code (``now``: the
     current code version tags) or other data (``fingerprint``: the current data's)."""
+    from genre.tracking import COMMIT_TAG, DIRTY_TAG, FINGERPRINT_TAG
+
     then = tags.get(COMMIT_TAG, "unknown")
     if now[COMMIT_TAG] != then:
         warn(f"the code is at commit {now[COMMIT_TAG][:12]}, the run was made at {then[:12]}")
@@ -226,10 +224,10 @@ def _number(value: float | None) -> str:
 
 if __name__ == "__main__":
     # Lightning's DDP launcher starts local ranks 1.. by running this command line again: they
-    # join the reproduction's training (genre.train.ddp_worker) rather than reproduce the run.
-    from genre.train import DDP_JOB_ENV, ddp_worker
+    # join the reproduction's training rather than reproduce the run.
+    from genre.ddp import ddp_worker, is_ddp_worker
 
-    if DDP_JOB_ENV in os.environ and os.environ.get("LOCAL_RANK", "0") != "0":
+    if is_ddp_worker():
         ddp_worker()
     else:
         with user_errors():

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from genre.errors import GenreError
 
 if TYPE_CHECKING:
-    from genre.module import GenreNet
+    from genre.model.net import GenreNet
 
 WEIGHTS = "weights.safetensors"
 NETWORK = "network.yaml"

@@ -1,30 +1,138 @@
-"""What a run leaves in MLflow beside its metrics: flattened params, code version, figures and
-the per-class report."""
+"""A training run in MLflow: the run itself (started, ended with its outcome, and a do-nothing
+twin for DDP ranks other than 0), its params, config, data, per-epoch metrics, test report and
+model."""
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from secrets import token_hex
+from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
 import matplotlib
 import mlflow
 import numpy as np
+import optuna
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import classification_report
 
 from genre import mlflow_model
-from genre.module import GenreNet
+from genre.model.net import GenreNet
 from genre.saved_model import save_network
-from genre.study import display_storage
+from genre.util import git_version, without_password
+from hydra_plugins.genre_optuna_sweeper.job import RUN_ID_ATTR
+
+if TYPE_CHECKING:
+    from genre.data.datamodule import GenreDataModule
+    from genre.model.module import GenreClassifier
 
 matplotlib.use("Agg")  # runs headless, in worker processes too
 import matplotlib.pyplot as plt  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COMMIT_TAG = "mlflow.source.git.commit"
+DIRTY_TAG = "genre.code_dirty"
+FINGERPRINT_TAG = "data.fingerprint"
+THREADS_TAG = "genre.torch_threads"
+
+
+class Run:
+    """The MLflow run of a training run, as rank 0 keeps it."""
+
+    def __init__(self, run_id: str):
+        self.run_id: str | None = run_id
+
+    def log_setup(self, cfg: DictConfig, data: GenreDataModule) -> None:
+        """The config (as params and as a file) and what the data were."""
+        shown = logged_config(cfg)
+        mlflow.set_tag(FINGERPRINT_TAG, data.cache.fingerprint)
+        mlflow.log_params(flat_params(shown))
+        mlflow.log_text(OmegaConf.to_yaml(shown), "config.yaml")
+        mlflow.log_text(data.cache.rejected.to_csv(index=False), "data/rejected.csv")
+        counts = data.clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
+        mlflow.log_text(counts.to_csv(), "data/clips_per_split.csv")
+
+    def callbacks(self) -> list[pl.Callback]:
+        return [MlflowMetrics(self.run_id)]
+
+    def log_results(
+        self, cfg: DictConfig, module: GenreClassifier, best: float, test: dict | None
+    ) -> None:
+        """The best objective, the test metrics and report (where there was a test split), and
+        the model."""
+        if test is not None:
+            mlflow.log_metrics({name: float(value) for name, value in test.items()})
+            log_test_report(module.net.genres, module.test_matrix.numpy())
+        mlflow.log_metric(f"best_{cfg.objective}", best)
+        log_model(module.net, logged_config(cfg))
+
+
+class NoRun(Run):
+    """The do-nothing twin, for DDP ranks other than 0: rank 0 keeps every record."""
+
+    def __init__(self) -> None:
+        self.run_id = None
+
+    def log_setup(self, cfg: DictConfig, data: GenreDataModule) -> None:
+        pass
+
+    def callbacks(self) -> list[pl.Callback]:
+        return []
+
+    def log_results(
+        self, cfg: DictConfig, module: GenreClassifier, best: float, test: dict | None
+    ) -> None:
+        pass
+
+
+@contextmanager
+def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str]) -> Iterator[Run]:
+    """An MLflow run for the block, in ``cfg.mlflow``'s store and experiment (a child of the
+    sweep's parent run, if any), ended FINISHED, or KILLED (pruned, interrupted) or FAILED with
+    the error as a tag; the trial learns the run's id."""
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    mlflow.set_experiment(cfg.mlflow.experiment)
+    tags = {
+        **version_tags(),
+        # CPU sums are split by thread: reproduce uses the same count to match exactly.
+        THREADS_TAG: str(torch.get_num_threads()),
+        **tags,
+    }
+    if cfg.mlflow.parent_run_id:
+        tags["mlflow.parentRunId"] = cfg.mlflow.parent_run_id
+    if trial is not None:
+        tags["optuna.trial_number"] = str(trial.number)
+        tags["optuna.study_name"] = trial.study.study_name
+    # seed_everything also seeds MLflow's name generator: name runs from a fresh token.
+    name = cfg.mlflow.run_name or f"{cfg.model.name}-{cfg.features.name}-{token_hex(3)}"
+    run = mlflow.start_run(run_name=name, tags=tags)
+    if trial is not None:
+        trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
+    try:
+        yield Run(run.info.run_id)
+    except optuna.TrialPruned:
+        mlflow.set_tag("trial_state", "PRUNED")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as exc:
+        mlflow.set_tags({"trial_state": "FAIL", "error": f"{type(exc).__name__}: {exc}"[:5000]})
+        mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    mlflow.set_tag("trial_state", "COMPLETE")
+    mlflow.end_run("FINISHED")
+
+
+def version_tags() -> dict[str, str]:
+    """The code version as tags: the git commit, and whether tracked files had changes."""
+    version = git_version()
+    return {
+        COMMIT_TAG: version["commit"] or "unknown",
+        DIRTY_TAG: str(bool(version["dirty"])).lower(),
+    }
 
 
 def flat_params(cfg: DictConfig) -> dict[str, str]:
@@ -47,22 +155,8 @@ def logged_config(cfg: DictConfig) -> DictConfig:
     sweep hands every job the full URL."""
     shown = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     if OmegaConf.select(shown, "optuna.storage"):
-        shown.optuna.storage = display_storage(shown.optuna.storage)
+        shown.optuna.storage = without_password(shown.optuna.storage)
     return shown
-
-
-def code_version() -> dict[str, str]:
-    """Git commit of the project and whether the tree had uncommitted changes."""
-
-    def git(*args: str) -> str:
-        result = subprocess.run(
-            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-        )
-        return result.stdout.strip() if result.returncode == 0 else ""
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    return {"mlflow.source.git.commit": commit, "genre.code_dirty": str(dirty).lower()}
 
 
 class MlflowMetrics(pl.Callback):

@@ -4,7 +4,7 @@ from the musicnn 0.1.0 wheel, run on the real recordings of ``shared/audio`` ove
 the original extractor cuts them.
 
 Differences from ``musicnn.extractor``, each so that both sides see the same input:
-- audio is decoded by genre's own path (``genre/audio.py``: soundfile, mono mix, soxr to
+- audio is decoded by genre's own path (``genre/data/audio.py``: soundfile, mono mix, soxr to
   16 kHz), loaded from its file so genre need not be installed here, instead of
   ``librosa.load``;
 - the mel spectrogram is ``librosa.feature.melspectrogram`` with the extractor's arguments and
@@ -106,7 +106,9 @@ def reference_outputs(files: list[Path], unpacked: Path) -> dict[str, np.ndarray
 
 
 def load_genre_audio():
-    spec = importlib.util.spec_from_file_location("genre_audio", ROOT / "genre" / "audio.py")
+    spec = importlib.util.spec_from_file_location(
+        "genre_audio", ROOT / "genre" / "data" / "audio.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)

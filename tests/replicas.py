@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from genre.sources.gtzan import GENRES
+from genre.data.sources.gtzan import GENRES
 
 TEXT_NOT_AUDIO = b"<html>404 Not Found</html>\n"
 

@@ -9,9 +9,9 @@ import soundfile as sf
 from conftest import ROOT, tone
 from omegaconf import OmegaConf
 
-from genre.audio import DecodeError, read_mono
-from genre.cache import AudioSpec, load_or_build
-from genre.sources import Manifest, read_manifest
+from genre.data.audio import DecodeError, read_mono
+from genre.data.cache import AudioSpec, load_or_build
+from genre.data.sources import Manifest, read_manifest
 
 SPEC = AudioSpec(sample_rate=16000, clip_seconds=2.0, min_seconds=0.5)
 
@@ -136,8 +136,8 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tiny_folder, tmp_p
     import time
 
     script = (
-        "import sys; from omegaconf import OmegaConf; from genre.sources import read_manifest;"
-        "from genre.cache import AudioSpec, load_or_build;"
+        "import sys; from omegaconf import OmegaConf; from genre.data.sources import read_manifest;"
+        "from genre.data.cache import AudioSpec, load_or_build;"
         f"m = read_manifest(OmegaConf.create({{'source': 'folder', 'root': '{tiny_folder}'}}));"
         "m.clips = m.clips.loc[m.clips.index.repeat(100)].reset_index(drop=True);"
         "m.clips['clip_id'] = m.clips.index.astype(str);"
@@ -157,3 +157,46 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tiny_folder, tmp_p
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True)
     assert not list((tmp_path / "c").glob("*.partial-*"))  # the abandoned build is cleaned up
     assert len(list((tmp_path / "c").glob("*/meta.json"))) == 1
+
+
+def test_second_builder_of_a_cold_cache_uses_the_first_ones(tiny_folder, tmp_path, monkeypatch):
+    """Two builders (DDP ranks, sweep workers) that both found the cache missing: the one that
+    renames second keeps the first one's cache instead of failing."""
+    import shutil
+    from pathlib import Path
+
+    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(tiny_folder)}))
+    other = load_or_build(manifest, SPEC, tmp_path / "other", workers=1)
+    target = tmp_path / "cache" / other.path.name
+    rename = Path.rename
+
+    def finished_first(self: Path, destination: Path) -> Path:
+        # The other builder's rename lands between this one's decoding and its rename.
+        if Path(destination) == target:
+            shutil.copytree(other.path, target)
+        return rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", finished_first)
+    cache = load_or_build(manifest, SPEC, tmp_path / "cache", workers=1)
+    assert cache.path == target and len(cache.clips) == 27
+    assert not list((tmp_path / "cache").glob("*.partial-*"))
+
+
+def test_only_this_hosts_abandoned_builds_are_removed(tiny_folder, tmp_path):
+    """A cache folder shared between machines: a half-built cache of another host, whose process
+    id means nothing here, is left alone; this host's dead builder's folder is removed."""
+    import socket
+
+    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(tiny_folder)}))
+    from genre.data import cache as cache_module
+
+    key = cache_module.fingerprint(manifest, SPEC)
+    root = tmp_path / "cache"
+    dead_pid = 2**22 + 12345  # above Linux's pid_max default: no such process
+    elsewhere = root / f"clips-{key}.partial-{dead_pid}@another-host.example"
+    here = root / f"clips-{key}.partial-{dead_pid}@{socket.gethostname()}"
+    for folder in (elsewhere, here):
+        folder.mkdir(parents=True)
+    load_or_build(manifest, SPEC, root, workers=1)
+    assert elsewhere.exists()
+    assert not here.exists()

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from genre.build import build_module, build_network
-from genre.datamodule import GenreDataModule
+from genre.data.datamodule import GenreDataModule
 
 # The tiny folder's splits hold 3 validation and 3 test clips: 2 + 1 over two processes, where a
 # padding sampler would score one clip twice.

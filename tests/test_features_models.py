@@ -7,8 +7,8 @@ import torch
 import torchaudio
 
 from genre.errors import GenreError
-from genre.features import Spectrogram
-from genre.models import CNN, CNN3, ShortChunkResNet
+from genre.model.cnn import CNN, CNN3, ShortChunkResNet
+from genre.model.spectrogram import Spectrogram
 
 RATE = 16000
 
@@ -106,3 +106,12 @@ def test_models_give_logits_for_any_spectrogram_size(model, shape):
     assert logits.shape == (shape[0], 10)
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_configs_logged_before_the_move_still_build():
+    from genre.build import build_network
+    from genre.train import compose_config
+
+    cfg = compose_config(["model=cnn3"])
+    cfg.model._target_ = "genre.models.CNN3"  # as runs of earlier versions logged it
+    assert isinstance(build_network(cfg, ["a", "b"]).classifier, CNN3)

@@ -20,7 +20,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from test_sweeper import load_trials, parents, run_sweep, runs_of, states, sweep_env
 
-from genre.study import normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 
 # The fixtures, shared: an empty migrated MLflow store, and a directory holding a copy of it.
 mlflow_db = test_sweeper.mlflow_db

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from genre.build import build_module, build_network
 from genre.errors import GenreError
-from genre.features import Spectrogram
+from genre.model.spectrogram import Spectrogram
 from genre.saved_model import NETWORK, WEIGHTS, load_network, save_network
 from genre.train import compose_config
 

@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 from conftest import run_module, tone
 
+from genre.data.splits import assign_splits
 from genre.errors import GenreError
-from genre.splits import assign_splits
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ import torch
 from conftest import run_module
 
 from genre import predict
-from genre.audio import read_mono
+from genre.data.audio import read_mono
 from genre.errors import GenreError
-from genre.features import Spectrogram
-from genre.pretrained import weights
-from genre.pretrained.musicnn import (
+from genre.model.musicnn import (
     OUTPUTS,
     PATCH_FRAMES,
     SAMPLE_RATE,
@@ -33,6 +31,8 @@ from genre.pretrained.musicnn import (
     Musicnn,
     patches,
 )
+from genre.model.spectrogram import Spectrogram
+from genre.pretrained import weights
 from genre.pretrained.tf_checkpoint import CheckpointError, crc32c, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

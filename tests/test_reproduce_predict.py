@@ -16,7 +16,7 @@ import torch
 from conftest import run_module, tone
 from omegaconf import OmegaConf
 
-from genre import predict, reproduce
+from genre import predict, reproduce, tracking
 from genre.errors import GenreError
 
 # Beside the clone, as in CI: <clone>/../shared/audio (see its README).
@@ -65,7 +65,7 @@ def test_reproduce_gives_identical_metrics_on_cpu(
     client = mlflow.MlflowClient(trained.uri)
     # Another thread count changes the last bits of the losses; reproduce takes the original's
     # from this tag (set here as train would log it, the default count of this machine).
-    client.set_tag(trained.run_id, reproduce.THREADS_TAG, str(torch.get_num_threads()))
+    client.set_tag(trained.run_id, tracking.THREADS_TAG, str(torch.get_num_threads()))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     result = run_module(
         "genre.reproduce", trained.run_id, "--tracking-uri", trained.uri, cwd=trained.cwd

@@ -28,7 +28,7 @@ from test_sweeper import (
     sweep_error,
 )
 
-from genre.study import normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 
 TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
 
@@ -296,7 +296,7 @@ def test_admission_lock_keeps_concurrent_asks_within_n_trials(postgres_url: str)
     pause between the two to widen the race, never take more than n places together."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from genre.study import admission
+    from hydra_plugins.genre_optuna_sweeper._storage import admission
 
     url = normalize_storage(postgres_url, Path.cwd())
     optuna.create_study(study_name="lock", storage=open_storage(url))

@@ -17,12 +17,12 @@ from replicas import (
     write_tracks_csv,
 )
 
-from genre.audio import DecodeError, read_mono
+from genre.data.audio import DecodeError, read_mono
+from genre.data.sources import read_manifest
+from genre.data.sources.fma import fma
+from genre.data.sources.gtzan import GENRES, gtzan
+from genre.data.sources.mtat import mtat
 from genre.errors import GenreError
-from genre.sources import read_manifest
-from genre.sources.fma import fma
-from genre.sources.gtzan import GENRES, gtzan
-from genre.sources.mtat import mtat
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
 SHIPPED_SPLIT = Path(__file__).resolve().parents[1] / "genre" / "resources" / "gtzan_split"

@@ -21,8 +21,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError
-from genre.study import Heartbeat, display_storage, job_trial, normalize_storage, open_storage
+from genre.util import without_password
 from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse_search_space
+from hydra_plugins.genre_optuna_sweeper._storage import Heartbeat, normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
@@ -109,7 +111,7 @@ def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) ->
     assert normalize_storage("journal:/srv/j", tmp_path) == "journal:/srv/j"
     url = normalize_storage("postgresql+psycopg2://me:secret@db:5432/optuna", tmp_path)
     assert url == "postgresql+psycopg2://me:secret@db:5432/optuna"
-    assert "secret" not in display_storage(url)
+    assert "secret" not in without_password(url)
     with pytest.raises(GenreError, match="in-memory"):
         normalize_storage("sqlite://", tmp_path)
 

@@ -48,7 +48,7 @@ def test_run_is_finished_with_params_and_tags(trained):
     assert run.info.status == "FINISHED"
     params = run.data.params
     assert params["data.source"] == "folder"
-    assert params["model._target_"] == "genre.models.CNN3"
+    assert params["model._target_"] == "genre.model.cnn.CNN3"
     assert params["features.n_mels"] == "32"
     assert params["seed"] == "3"
     tags = run.data.tags

@@ -14,10 +14,10 @@ from conftest import TINY_RUN, run_module
 from lightning.pytorch.callbacks import EMAWeightAveraging
 from torch import nn
 
-from genre.augment import Mixup, WaveAugment
 from genre.build import build_callbacks, build_module, build_network, build_trainer
-from genre.datamodule import GenreDataModule
+from genre.data.datamodule import GenreDataModule
 from genre.errors import GenreError
+from genre.model.augment import Mixup, WaveAugment
 from genre.train import compose_config
 
 RATE = 16000

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genre.bench.common import RowResult, Settings, Workspace, progress
-from genre.bench.report import git_commit, machine, table
+from genre.bench.report import machine, table
+from genre.util import git_version
 
 ROWS = ("loader", "spectrogram", "overhead", "pruning", "cache", "gpu")
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             ["python -m genre.bench", *(argv if argv is not None else sys.argv[1:])]
         ),
         "quick": args.quick,
-        "git": git_commit(),
+        "git": git_version(),
         "machine": machine(),
         "settings": settings.__dict__,
         "rows": {},

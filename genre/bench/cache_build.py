@@ -182,8 +182,8 @@ def _child(manifest_csv: str, spec_json: str, cache_dir: str, workers: str) -> N
 
     import pandas as pd
 
-    from genre.cache import AudioSpec, load_or_build
-    from genre.sources import Manifest
+    from genre.data.cache import AudioSpec, load_or_build
+    from genre.data.sources import Manifest
 
     manifest = Manifest(pd.read_csv(manifest_csv, dtype="string"))
     spec = AudioSpec(**json.loads(spec_json))

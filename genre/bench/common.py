@@ -266,7 +266,7 @@ class Workspace:
     def data(self):
         """The project's DataModule on the workspace dataset, its cache built (once)."""
         if self._data is None:
-            from genre.datamodule import GenreDataModule
+            from genre.data.datamodule import GenreDataModule
 
             data = GenreDataModule(self.cfg.data)
             start = time.perf_counter()

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from genre.audio import read_mono
 from genre.bench.common import (
     Metric,
     RowResult,
@@ -21,6 +20,7 @@ from genre.bench.common import (
     rate,
     torch_threads,
 )
+from genre.data.audio import read_mono
 
 THREADS = 1
 """Torch threads for both sides: as in DataLoader worker processes, where PyTorch itself runs one

@@ -89,7 +89,7 @@ def run(ws: Workspace) -> RowResult:
         data.append(f"data.clip_seconds={s.sweep_clip_seconds:g}")
 
     # Generate and cache the sweep's dataset once, so that the two sweeps share it.
-    from genre.datamodule import GenreDataModule
+    from genre.data.datamodule import GenreDataModule
 
     cfg = compose_config(["data=synth", *data])
     GenreDataModule(cfg.data).load()

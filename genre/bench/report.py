@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from pathlib import Path
 
 from genre.bench.common import RowResult
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def machine() -> dict:
@@ -55,28 +52,6 @@ def _memory_gib() -> float | None:
     except OSError:
         pass
     return None
-
-
-def git_commit() -> dict:
-    """The commit measured, and whether the tree had changes (read-only git calls)."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "--no-optional-locks", *args],
-                cwd=PROJECT_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=20,
-                check=True,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
 def fmt(x: float | None) -> str:

@@ -22,7 +22,7 @@ from genre.bench.common import (
     rate,
     torch_threads,
 )
-from genre.features import Spectrogram
+from genre.build import build_spectrogram
 
 TOLERANCE_DB = 0.01
 """Largest allowed |ours - librosa| of any bin, in dB (power_to_db of both, top_db 80)."""
@@ -76,8 +76,8 @@ def run(ws: Workspace) -> RowResult:
         raise ValueError("the spectrogram row compares features=mel with scale=db")
     if f["f_max"] is None:
         f["f_max"] = sr / 2
-    layer = Spectrogram(sr, **f).eval()
-    exact = Spectrogram(sr, **{**f, "normalize": "none"}).eval()
+    layer = build_spectrogram(cfg.features, sr, f_max=f["f_max"]).eval()
+    exact = build_spectrogram(cfg.features, sr, f_max=f["f_max"], normalize="none").eval()
     waves = crops(ws, s.spectrogram_clips)
     batch = int(cfg.data.batch_size)
     batches = [torch.from_numpy(waves[i : i + batch]) for i in range(0, len(waves), batch)]

@@ -27,7 +27,8 @@ import torch
 from safetensors.torch import load as load_safetensors
 
 from genre.errors import GenreError, first_line
-from genre.pretrained.musicnn import build, convert_checkpoint, model_name
+from genre.model.musicnn import build, model_name
+from genre.pretrained.convert import convert_checkpoint
 from genre.pretrained.tf_checkpoint import CheckpointError, read_checkpoint
 
 WHEEL = "musicnn-0.1.0-py3-none-any.whl"

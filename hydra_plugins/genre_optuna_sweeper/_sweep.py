@@ -30,18 +30,13 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError, first_line
-from genre.study import (
-    SETTINGS_ATTR,
-    Heartbeat,
-    admission,
-    display_storage,
-    make_pruner,
-    normalize_storage,
-    open_storage,
-)
+from genre.util import without_password
 
+from ._optuna import fail_running, job_exception, study_id, trial_id
 from ._search_space import SearchSpace, format_value, parse_search_space
+from ._storage import Heartbeat, admission, make_pruner, normalize_storage, open_storage
 from ._tracking import StudyRun, print_summary
+from .job import SETTINGS_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +124,7 @@ class OptunaSweep(Sweeper):
         storage = self._storage()
         study = self._study(storage, sampler, space)
         self._save_multirun_config()
-        with admission(storage, study._study_id):
+        with admission(storage, study_id(study)):
             self.run = StudyRun.open(self.config, study, self._description(space, n_trials))
         if self.run is not None:
             self.run.close_dead_runs(study.get_trials(deepcopy=False))
@@ -140,7 +135,7 @@ class OptunaSweep(Sweeper):
                 self.run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             raise
         if self.run is not None:
-            with admission(storage, study._study_id):
+            with admission(storage, study_id(study)):
                 self.run.finish(study)
         print_summary(study, self.config, Path(self.config.hydra.sweep.dir))
         return returns
@@ -156,7 +151,7 @@ class OptunaSweep(Sweeper):
         returns: list[Sequence[JobReturn]] = []
         waiting = False
         while True:
-            with admission(storage, study._study_id):
+            with admission(storage, study_id(study)):
                 trials, running = self._admit(study, space, n_trials)
             if trials:
                 waiting = False
@@ -232,7 +227,7 @@ class OptunaSweep(Sweeper):
         """The batch's results; None when the launcher lost the batch and it was queued again."""
         # The sweeper beats for its batch too: a sequential launcher holds asked trials before
         # and after their jobs run, and they must not look dead to other workers meanwhile.
-        with Heartbeat(storage, [trial._trial_id for trial in trials], self.heartbeat_interval):
+        with Heartbeat(storage, [trial_id(trial) for trial in trials], self.heartbeat_interval):
             try:
                 self.validate_batch_is_legal(batch)
             except Exception:
@@ -288,10 +283,9 @@ class OptunaSweep(Sweeper):
         failed = []
         for trial in trials:
             try:
-                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                failed.append(fail_running(study, trial))
             except UpdateFinishedTrialError:
                 continue  # told already, e.g. failed as stale by another worker
-            failed.append(study._storage.get_trial(trial._trial_id))
         self._run_again(study, failed)
 
     def _on_stale_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -309,11 +303,11 @@ class OptunaSweep(Sweeper):
             self.run.close_dead_runs(failed)
 
     def _contract(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
-        """The overrides that tell a job which trial it runs (see genre.study.job_trial)."""
+        """The overrides that tell a job which trial it runs (see .job.job_trial)."""
         values: dict[str, Any] = {
             "optuna.study_name": study.study_name,
             "optuna.storage": self.storage_url,
-            "optuna.trial_id": trial._trial_id,
+            "optuna.trial_id": trial_id(trial),
             "optuna.trial_number": trial.number,
         }
         if self.run is not None:
@@ -354,7 +348,7 @@ class OptunaSweep(Sweeper):
             )
         except Exception as e:
             raise GenreError(
-                f"Cannot open the Optuna storage {display_storage(self.storage_url)}: "
+                f"Cannot open the Optuna storage {without_password(self.storage_url)}: "
                 f"{first_line(e)}"
             ) from e
 
@@ -384,13 +378,13 @@ class OptunaSweep(Sweeper):
                     "pick another hydra.sweeper.study_name or the same direction."
                 ) from None
         self._check_space(study, space)
-        # What the jobs need to prune and beat; see genre.study.job_trial.
+        # What the jobs need to prune and beat; see .job.job_trial.
         settings = {"pruner": self.pruner_cfg, "heartbeat_interval": self.heartbeat_interval}
         study.set_user_attr(SETTINGS_ATTR, settings)
         log.info(
             "Study %r in %s (%s): %d trials so far",
             name,
-            display_storage(self.storage_url),
+            without_password(self.storage_url),
             "new" if created else "resumed",
             len(study.trials),
         )
@@ -435,7 +429,7 @@ class OptunaSweep(Sweeper):
             "n_trials": n_trials,
             "n_jobs": self.n_jobs,
             "direction": self.direction,
-            "storage": display_storage(self.storage_url),
+            "storage": without_password(self.storage_url),
             "sampler": self.sampler_cfg,
             "pruner": self.pruner_cfg,
             "params": {name: str(d) for name, d in space.distributions.items()},
@@ -459,8 +453,8 @@ def _space_text(distribution_json: str | None) -> str:
 def _outcome(number: int, result: JobReturn) -> tuple[TrialState, list[float] | None]:
     """The trial state and value a job's result stands for."""
     # Read directly: `return_value` would print "Error executing job" for a mere pruning.
-    if result.status == JobStatus.FAILED and isinstance(result._return_value, optuna.TrialPruned):
-        log.info("Trial %d pruned: %s", number, result._return_value)
+    if result.status == JobStatus.FAILED and isinstance(job_exception(result), optuna.TrialPruned):
+        log.info("Trial %d pruned: %s", number, job_exception(result))
         return TrialState.PRUNED, None
     try:
         value = result.return_value  # raises what the job raised

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError, first_line
+from genre.util import mlflow_fail_fast
+
+from .job import RUN_ID_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,8 @@ STORAGE_TAG = "optuna.storage"
 ROLE_TAG = "genre.role"
 PARENT_ATTR = "mlflow_parent_run_id"
 """Study user attr naming the parent run, so that every worker and every resume reuses it."""
-RUN_ID_ATTR = "mlflow_run_id"
-"""Trial user attr the job sets to its own (child) run id."""
 TOP_TRIALS = 5
 DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, out of memory, lost)"
-# An unreachable tracking server should fail in seconds, not after minutes of MLflow's retries.
-_FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 class StudyRun:
@@ -61,7 +58,7 @@ class StudyRun:
             return None
         experiment = OmegaConf.select(config, "mlflow.experiment") or "Default"
         try:
-            with _fail_fast():
+            with mlflow_fail_fast():
                 client = MlflowClient(tracking_uri=uri)
                 experiment_id = _experiment_id(client, experiment)
                 storage = description["storage"]
@@ -116,7 +113,7 @@ class StudyRun:
         """End the run early (interrupted, failed); a tracking server that is gone too is only
         logged, so that the error that ended the sweep is the one reported."""
         try:
-            with _fail_fast():
+            with mlflow_fail_fast():
                 self.client.set_terminated(self.run_id, status=status)
         except Exception as e:
             log.warning("Could not mark the study's MLflow run %s: %s", status, first_line(e))
@@ -124,7 +121,7 @@ class StudyRun:
     def unreachable(self) -> str | None:
         """Why the tracking server does not answer, or None when it does."""
         try:
-            with _fail_fast():
+            with mlflow_fail_fast():
                 self.client.get_run(self.run_id)
         except Exception as e:
             return first_line(e)
@@ -138,7 +135,7 @@ class StudyRun:
             if trial.state != TrialState.FAIL or run_id is None:
                 continue
             try:
-                with _fail_fast():
+                with mlflow_fail_fast():
                     if self.client.get_run(run_id).info.status != "RUNNING":
                         continue
                     self.client.set_tag(run_id, "trial_state", "FAIL")
@@ -336,17 +333,3 @@ def _create_parent(
     run = client.create_run(experiment_id, run_name=f"study {study.study_name}", tags=tags)
     study.set_user_attr(PARENT_ATTR, run.info.run_id)
     return run.info.run_id
-
-
-@contextmanager
-def _fail_fast() -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in _FAIL_FAST_ENV}
-    os.environ.update(_FAIL_FAST_ENV)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

@@ -1,17 +1,15 @@
 """Puts the project root on the search path of `genre.train`, so that `sweeps=NAME` finds
 `sweeps/NAME.yaml` beside `conf/`."""
 
-from pathlib import Path
-
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from genre.util import CONF_DIR, PROJECT_ROOT
 
 
 class GenreSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        ours = str(PROJECT_ROOT / "conf")
+        ours = str(CONF_DIR)
         # Other Hydra applications in the same environment are left alone.
         paths = (element.path.removeprefix("file://") for element in search_path.get_path())
         if ours in paths:

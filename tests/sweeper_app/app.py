@@ -17,7 +17,7 @@ import mlflow
 import optuna
 from omegaconf import DictConfig
 
-from genre.study import job_trial
+from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
 
 def score(cfg: DictConfig) -> float:

@@ -88,7 +88,7 @@ def read_manifest(data: DictConfig) -> Manifest:
     """Dispatch on ``data.source`` to the layout's adapter."""
     # Imported for their registration side effect, here so that the registry is complete
     # whichever module is imported first.
-    from genre.sources import csv, fma, folder, gtzan, mtat, synth  # noqa: F401
+    from genre.data.sources import csv, fma, folder, gtzan, mtat, synth  # noqa: F401
 
     if data.source not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))

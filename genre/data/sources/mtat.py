@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
 from genre.errors import GenreError
-from genre.sources import Manifest, adapter, check_files, existing_root, rejections
 
 ANNOTATIONS = "annotations_final.csv"
 CLIP_INFO = "clip_info_final.csv"

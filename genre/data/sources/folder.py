@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from genre.audio import AUDIO_EXTENSIONS
+from genre.data.audio import AUDIO_EXTENSIONS
+from genre.data.sources import Manifest, adapter, existing_root
 from genre.errors import GenreError
-from genre.sources import Manifest, adapter, existing_root
 
 
 @adapter("folder")

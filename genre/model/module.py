@@ -1,5 +1,5 @@
-"""The network (spectrogram layer + CNN) and the LightningModule that trains it. Nothing here
-knows about Hydra, Optuna or MLflow."""
+"""The LightningModule that trains a :class:`GenreNet`: loss, mixup, metrics, optimiser and
+schedule (as factories built elsewhere, ``genre.build``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
@@ -18,53 +17,13 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from genre.augment import Mixup, WaveAugment
-from genre.features import Spectrogram
+from genre.model.augment import Mixup
+from genre.model.net import GenreNet
 
 OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
 """Parameters (or parameter groups) in, optimiser out."""
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], dict[str, Any]]
 """Optimiser and the run's total optimiser steps in, Lightning's ``lr_scheduler`` dict out."""
-
-
-class GenreNet(nn.Module):
-    """Waveform crops in, genre logits out. Carries what a user of the trained model needs:
-    the genre names, the sample rate and the crop length it was trained on."""
-
-    def __init__(
-        self,
-        spectrogram: Spectrogram,
-        classifier: nn.Module,
-        genres: list[str],
-        sample_rate: int,
-        chunk_samples: int,
-        augment: WaveAugment | None = None,
-    ):
-        super().__init__()
-        self.augment = augment or WaveAugment()  # in training mode only; no weights
-        self.spectrogram, self.classifier = spectrogram, classifier
-        self.genres, self.sample_rate, self.chunk_samples = list(genres), sample_rate, chunk_samples
-
-    def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.spectrogram(self.augment(waves)))
-
-    def parameter_groups(self) -> list[dict[str, Any]]:
-        """The trainable parameters as optimiser groups: the classifier's own grouping where it
-        has one (pretrained layers at a lower rate), else one group."""
-        if hasattr(self.classifier, "parameter_groups"):
-            return self.classifier.parameter_groups()
-        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
-
-    def frozen_state(self) -> list[str]:
-        """State dict keys of pretrained weights that training leaves unchanged."""
-        keys = getattr(self.classifier, "frozen_state", list)()
-        return [f"classifier.{key}" for key in keys]
-
-    def clip_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
-        """``[clips, crops, samples]`` to ``[clips, genres]``: the mean of the crops' softmax."""
-        n_clips, n_crops, n_samples = crops.shape
-        logits = self(crops.reshape(n_clips * n_crops, n_samples))
-        return logits.float().softmax(-1).reshape(n_clips, n_crops, -1).mean(1)
 
 
 def metric_set(n_classes: int, prefix: str) -> MetricCollection:

@@ -1,10 +1,6 @@
-"""Optuna storage and trial helpers shared by the sweeper plugin and the training job.
-
-The sweeper (`hydra_plugins.genre_optuna_sweeper`) asks Optuna for trials and launches one Hydra
-job per trial with `optuna.study_name`, `optuna.storage` and `optuna.trial_id` set. The job finds
-its trial again through the study storage, so reporting and pruning work under any Hydra
-launcher, in another process or on another machine.
-"""
+"""The study's storage, shared by the sweeper and the jobs: storage URLs, opening a storage
+(with heartbeats, also for journal files), the admission lock that keeps workers to exactly
+`n_trials`, the heartbeat thread, and the pruners a job rebuilds from the study."""
 
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
@@ -29,24 +25,17 @@ from optuna.pruners import (
     SuccessiveHalvingPruner,
 )
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-
-# Private in Optuna, but it is the interface `optuna.storages.fail_stale_trials` checks for.
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError
 
-if TYPE_CHECKING:
-    import lightning.pytorch as pl
-    from omegaconf import DictConfig
+from ._optuna import BaseHeartbeat, trial_id
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 JOURNAL_PREFIX = "journal:"
-SETTINGS_ATTR = "genre_sweeper"
-"""Study user attr where the sweeper leaves what a job needs: pruner and heartbeat interval."""
 
 PRUNERS: dict[str, type[BasePruner]] = {
     "median": MedianPruner,
@@ -90,15 +79,6 @@ def normalize_storage(spec: str | None, cwd: Path) -> str:
             )
         url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
     return url.render_as_string(hide_password=False)
-
-
-def display_storage(url: str) -> str:
-    """The storage URL without its password, for logs and MLflow tags."""
-    if url.startswith(JOURNAL_PREFIX):
-        return url
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def open_storage(
@@ -220,9 +200,9 @@ class _HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         # A trial that never beat is not stale, as in RDBStorage.
         return [
-            t._trial_id
+            trial_id(t)
             for t in running
-            if t.system_attrs.get(_beat_key(t._trial_id), deadline) < deadline
+            if t.system_attrs.get(_beat_key(trial_id(t)), deadline) < deadline
         ]
 
     def get_heartbeat_interval(self) -> int | None:
@@ -264,13 +244,13 @@ class Heartbeat:
 
     def _beat(self) -> None:
         assert isinstance(self._storage, BaseHeartbeat)
-        for trial_id in self._trial_ids:
+        for beating in self._trial_ids:
             try:
-                self._storage.record_heartbeat(trial_id)
+                self._storage.record_heartbeat(beating)
             except UpdateFinishedTrialError:
                 pass  # the sweeper told the result already
             except Exception as e:  # a missed beat is harmless; the next one may get through
-                log.warning("Heartbeat of Optuna trial id %d failed: %s", trial_id, e)
+                log.warning("Heartbeat of Optuna trial id %d failed: %s", beating, e)
 
 
 def make_pruner(settings: Mapping[str, Any] | None) -> BasePruner:
@@ -280,40 +260,3 @@ def make_pruner(settings: Mapping[str, Any] | None) -> BasePruner:
     if name not in PRUNERS:
         raise GenreError(f"Unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
     return PRUNERS[name](**kwargs)
-
-
-@contextmanager
-def job_trial(optuna_cfg: DictConfig | None) -> Iterator[optuna.Trial | None]:
-    """The sweeper's trial for this job, or None outside a sweep.
-
-    The trial is loaded from the study storage, so it works under any launcher, in another
-    process or on another machine, and Optuna's heartbeat runs while the block does. Pruning
-    uses the pruner the sweeper stored in the study.
-    """
-    if optuna_cfg is None or optuna_cfg.get("trial_id") is None:
-        yield None
-        return
-    storage = open_storage(optuna_cfg.storage)
-    # The job never samples: its parameters came with its overrides, so skip TPE's bookkeeping.
-    study = optuna.load_study(
-        study_name=optuna_cfg.study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
-    )
-    settings = study.user_attrs.get(SETTINGS_ATTR, {})
-    study.pruner = make_pruner(settings.get("pruner"))
-    trial = optuna.Trial(study, int(optuna_cfg.trial_id))
-    state = storage.get_trial(trial._trial_id).state
-    if state != TrialState.RUNNING:
-        raise GenreError(
-            f"Optuna trial {trial.number} of study {study.study_name!r} is {state.name}, not "
-            "RUNNING (failed as stale?); raise hydra.sweeper.grace_period if jobs stall."
-        )
-    with Heartbeat(storage, [trial._trial_id], settings.get("heartbeat_interval")):
-        yield trial
-
-
-def pruning_callback(trial: optuna.Trial, monitor: str) -> pl.Callback:
-    """Lightning callback that reports `monitor` after each validation and prunes the trial."""
-    # Imported here: the sweeper uses this module too and never needs Lightning.
-    from optuna_integration.pytorch_lightning import PyTorchLightningPruningCallback
-
-    return PyTorchLightningPruningCallback(trial, monitor=monitor)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from genre.sources import Manifest, adapter
-from genre.sources.folder import folder_manifest
+from genre.data.sources import Manifest, adapter
+from genre.data.sources.folder import folder_manifest
 
 
 @adapter("synth")

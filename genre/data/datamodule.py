@@ -14,10 +14,10 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
-from genre.cache import AudioSpec, Cache, load_or_build, open_audio
+from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
+from genre.data.sources import read_manifest
+from genre.data.splits import assign_splits
 from genre.errors import GenreError, check_choice
-from genre.sources import read_manifest
-from genre.splits import assign_splits
 
 BALANCE_OPTIONS = ("none", "weights", "sampler")
 
@@ -54,6 +54,11 @@ class ClipCrops(Dataset):
         return torch.from_numpy(np.array(wave)).float(), int(self.labels[i])
 
 
+def chunk_samples(data: DictConfig) -> int:
+    """Samples in one crop: ``data.chunk_seconds`` at ``data.sample_rate``."""
+    return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+
+
 def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
     """Refuse a chunk longer than most clips: their crops would be mostly padding. (A few short
     clips are fine; each is padded with silence.)"""
@@ -86,7 +91,7 @@ class GenreDataModule(pl.LightningDataModule):
 
     @property
     def chunk_samples(self) -> int:
-        return int(round(self.data.chunk_seconds * self.data.sample_rate))
+        return chunk_samples(self.data)
 
     def prepare_data(self) -> None:
         self.load()

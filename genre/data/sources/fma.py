@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
 from genre.errors import GenreError
-from genre.sources import Manifest, adapter, check_files, existing_root, rejections
 
 # Nested: each subset holds the tracks of the ones before it. fma_full has every track, untrimmed.
 SUBSETS = ("small", "medium", "large")

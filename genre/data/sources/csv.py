@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from genre.data.sources import SPLITS, Manifest, adapter, check_files
 from genre.errors import GenreError
-from genre.sources import SPLITS, Manifest, adapter, check_files
 
 SPLIT_ALIASES = {"training": "train", "validation": "val", "valid": "val", "testing": "test"}
 

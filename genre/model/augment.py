@@ -1,6 +1,6 @@
 """Training-time augmentation of waveform batches, on the model's device: random gain, a random
 circular time shift, and mixup. Each is off at 0 and does nothing at evaluation; SpecAugment
-lives in the spectrogram layer (``genre.features``)."""
+lives in the spectrogram layer (``genre.model.spectrogram``)."""
 
 from __future__ import annotations
 

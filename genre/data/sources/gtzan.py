@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from genre.audio import AUDIO_EXTENSIONS
+from genre.data.audio import AUDIO_EXTENSIONS
+from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
 from genre.errors import GenreError
-from genre.sources import Manifest, adapter, check_files, existing_root, rejections
 
 GENRES = (
     "blues",

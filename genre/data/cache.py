@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,8 +28,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from genre.audio import DecodeError, fix_length, read_mono
-from genre.sources import CLIP_COLUMNS, Manifest
+from genre.data.audio import DecodeError, fix_length, read_mono
+from genre.data.sources import CLIP_COLUMNS, Manifest
 
 FORMAT_VERSION = 1
 
@@ -100,7 +101,7 @@ def read(path: Path) -> Cache:
 def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: int | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
-    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}@{socket.gethostname()}")
     shutil.rmtree(partial, ignore_errors=True)  # an earlier failed build in this process
     partial.mkdir()
     clips = manifest.clips
@@ -141,18 +142,26 @@ def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: in
         "n_rejected": len(rejected),
     }
     (partial / "meta.json").write_text(json.dumps(meta, indent=2))
-    if path.exists():  # another process finished the same cache first: theirs is as good
-        shutil.rmtree(partial)
-    else:
+    try:
         partial.rename(path)
+    except OSError:
+        # Another builder (a DDP rank, a sweep worker, a second prepare) finished the same cache
+        # first: the rename is the only step that decides, so theirs is used, and is as good.
+        if not (path / "meta.json").exists():
+            raise
+        shutil.rmtree(partial)
 
 
 def _remove_abandoned(path: Path) -> None:
-    """Delete the half-built folders of this cache whose builder process is gone."""
+    """Delete the half-built folders of this cache whose builder, a process on this machine, is
+    gone. A cache folder may be shared between machines: another host's build is left alone."""
+    host = socket.gethostname()
     for partial in path.parent.glob(f"{path.name}.partial-*"):
-        pid = int(partial.name.rsplit("-", 1)[1])
+        pid, _, builder = partial.name.rsplit(".partial-", 1)[1].partition("@")
+        if builder != host or not pid.isdigit():
+            continue
         try:
-            os.kill(pid, 0)
+            os.kill(int(pid), 0)
         except ProcessLookupError:
             shutil.rmtree(partial, ignore_errors=True)
         except PermissionError:  # alive, another user's

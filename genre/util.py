@@ -1,0 +1,73 @@
+"""Small helpers with one home each: where the project lives, the code version, URLs fit to
+show, environment variables set for a block, and MLflow's fail-fast settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = PROJECT_ROOT / "conf"
+
+# MLflow's HTTP settings for requests that decide whether a command can go on at all (opening a
+# store, the sweeper's parent run and bookkeeping): a server that is down is reported in seconds,
+# not after minutes of retries. A training job's own logging keeps MLflow's retries, which ride
+# out a busy server during a long run. Variables the user set are left as they are.
+MLFLOW_FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def restored_environment(*names: str) -> Iterator[None]:
+    """Put the variables ``names`` back as they were before the block, whatever it set."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def mlflow_fail_fast() -> Iterator[None]:
+    """MLflow requests in the block fail fast (see ``MLFLOW_FAIL_FAST``)."""
+    with restored_environment(*MLFLOW_FAIL_FAST):
+        for name, value in MLFLOW_FAIL_FAST.items():
+            os.environ.setdefault(name, value)
+        yield
+
+
+def git_version() -> dict[str, str | bool | None]:
+    """The project's git commit and whether tracked files have uncommitted changes; None for
+    each where git or the checkout is missing. Read-only: no git lock is taken."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "--no-optional-locks", *args],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+
+
+def without_password(url: str) -> str:
+    """``url`` fit to show or to log: a password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
