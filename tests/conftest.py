@@ -1,70 +1,24 @@
-"""Shared fixtures: real audio written to disk, an isolated cache for every test session, and
-real servers on 127.0.0.1: PostgreSQL and the MLflow tracking server."""
+"""Shared fixtures: an isolated cache for every test session, real audio written to disk, the
+musicnn wheel, and real servers on 127.0.0.1: PostgreSQL and the MLflow tracking server. Plain
+helpers are in helpers.py."""
 
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+from helpers import MlflowServer, free_port, write_genre_folder
 
 from genre.pretrained.weights import wheel_path
 
-ROOT = Path(__file__).resolve().parents[1]
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 PG_PASSWORD = "genre-test"
-MLFLOW_START_TIMEOUT = 120  # seconds to answer /health (migrations on a fresh database)
-
-
-TINY_RUN = (
-    "data.chunk_seconds=1",
-    "data.eval_crops=2",
-    "data.batch_size=8",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "features.n_mels=32",
-)
-"""Overrides that make a `genre.train` run take seconds, for tests of what it leaves behind."""
-
-
-def tone(seconds: float, rate: int, freq: float, seed: int = 0, channels: int = 1) -> np.ndarray:
-    """A sine plus a little noise: real, non-silent audio with a known dominant frequency."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    x = 0.4 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.standard_normal(t.size)
-    x = x.astype(np.float32)
-    return np.stack([x] * channels, axis=1) if channels > 1 else x
-
-
-def write_genre_folder(
-    root: Path, genres: dict[str, float], clips: int, seconds: float, rate: int = 16000
-) -> Path:
-    """``<root>/<genre>/<i>.wav|mp3``: one dominant frequency per genre, every third clip mp3."""
-    for g, (name, freq) in enumerate(genres.items()):
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(clips):
-            x = tone(seconds, rate, freq * (1 + 0.05 * i), seed=100 * g + i)
-            if i % 3 == 2:
-                sf.write(root / name / f"clip {i}.mp3", x, rate, format="MP3")
-            else:
-                sf.write(root / name / f"clip {i}.wav", x, rate)
-    return root
-
-
-# MLflow 3 sends usage telemetry when a process exits; offline, that waits ~10 s per process.
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -99,28 +53,6 @@ def musicnn_wheel(isolated_cache: Path) -> Path:
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     return write_genre_folder(root, {"Low": 220.0, "Mid": 880.0, "High": 3000.0}, 9, 3.0)
-
-
-def run_module(
-    module: str, *args: str, cwd: Path, timeout: float = 300
-) -> subprocess.CompletedProcess:
-    """Run ``python -m module args`` as a user would, in ``cwd``."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -189,55 +121,6 @@ def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> str:
 
 
 # --- MLflow tracking server ----------------------------------------------------------------
-
-
-class MlflowServer:
-    """A real `mlflow server` on 127.0.0.1 with a SQLite backend and proxied artifacts in
-    `root`; it can be killed and started again on the same port and store."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "server.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> MlflowServer:
-        with self.log.open("a") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "mlflow", "server",
-                    "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
-                    "--artifacts-destination", str(self.root / "artifacts"),
-                    "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                ],
-                cwd=self.root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + MLFLOW_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"mlflow server exited ({self.process.returncode}):\n{self._tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        pytest.fail(f"mlflow server did not answer in {MLFLOW_START_TIMEOUT} s:\n{self._tail()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the server and its workers: they share the process group it started."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-
-    def _tail(self) -> str:
-        return self.log.read_text()[-3000:]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import ROOT, tone
+from helpers import ROOT, tone
 from omegaconf import OmegaConf
 
 from genre.data.audio import DecodeError, read_mono

@@ -15,7 +15,7 @@ import math
 
 import pytest
 import torch
-from conftest import ROOT, run_module
+from helpers import ROOT, run_module
 
 from genre.bench.common import Metric, RowResult, Target
 from genre.bench.report import table

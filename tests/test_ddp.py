@@ -13,7 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_RUN, run_module
+from helpers import TINY_RUN, run_module
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
@@ -140,3 +140,22 @@ def test_a_sweep_trial_trains_with_ddp(tiny_folder, tmp_path):
     assert (child.info.status, child.data.tags["trial_state"]) == ("FINISHED", "COMPLETE")
     assert child.data.metrics["best_val/macro_f1"] == pytest.approx(trial.value)
     assert "test/macro_f1" in child.data.metrics
+
+
+def test_other_ranks_get_the_job_without_the_storage_password(tmp_path):
+    """The job for the other DDP processes sits in the environment, which other processes of the
+    user and crash reports can read: it names the study storage without its password."""
+    import json
+    import os
+
+    from genre.ddp import DDP_JOB_ENV, ddp_job
+    from genre.train import compose_config
+
+    cfg = compose_config(["optuna.storage=postgresql://genre:s3cret@db.example/optuna"])
+    with ddp_job(cfg, tmp_path):
+        job = os.environ[DDP_JOB_ENV]
+    assert "s3cret" not in job
+    assert (
+        json.loads(job)["config"]["optuna"]["storage"] == "postgresql://genre:***@db.example/optuna"
+    )
+    assert DDP_JOB_ENV not in os.environ

@@ -8,7 +8,7 @@ import matplotlib.image
 import mlflow
 import pandas as pd
 import pytest
-from conftest import run_module
+from helpers import run_module
 
 from genre import compare
 from genre.errors import GenreError

@@ -14,7 +14,7 @@ import joblib
 import optuna
 import pytest
 import test_sweeper
-from conftest import TINY_RUN
+from helpers import TINY_RUN
 from mlflow.entities import Run
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
@@ -218,9 +218,8 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     study.enqueue_trial({"trainer.max_epochs": 1})
     study.enqueue_trial({"trainer.max_epochs": 2})
 
-    tiny = [o for o in TINY_RUN if not o.startswith("trainer.max_epochs=")]
     overrides = [
-        *("data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *tiny, "model=cnn3"),
+        *("data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"),
         "trainer.max_epochs=1,2",
         "hydra/sweeper/sampler=random",
         "hydra/sweeper/pruner=median",

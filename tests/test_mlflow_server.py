@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import soundfile as sf
-from conftest import TINY_RUN, MlflowServer, run_module, tone
+from helpers import TINY_RUN, MlflowServer, run_module, tone
 from omegaconf import OmegaConf
 
 EXPERIMENT = "served"

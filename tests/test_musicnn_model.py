@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
-from conftest import TINY_RUN, run_module
+from helpers import SHARED, TINY_RUN, run_module
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
@@ -140,9 +140,7 @@ def test_train_predict_and_reproduce_a_musicnn_run(tiny_folder, tmp_path):
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("genre").experiment_id])
     assert run.data.params["model.freeze"] == "all"
-    recording = (
-        Path(__file__).resolve().parents[2] / "shared" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
-    )
+    recording = SHARED / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
     predicted = run_module(
         "genre.predict", str(recording), "--run", run.info.run_id, "--tracking-uri", uri,
         cwd=tmp_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import run_module, tone
+from helpers import run_module, tone
 
 from genre.data.splits import assign_splits
 from genre.errors import GenreError

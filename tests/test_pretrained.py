@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
+from helpers import ROOT, SHARED, run_module
 
 from genre import predict
 from genre.data.audio import read_mono
@@ -35,10 +35,9 @@ from genre.model.spectrogram import Spectrogram
 from genre.pretrained import weights
 from genre.pretrained.tf_checkpoint import CheckpointError, crc32c, read_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "musicnn_reference.npz"
 # Beside the clone, as in CI: <clone>/../shared/audio (see its README).
-SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+SHARED_AUDIO = SHARED / "audio"
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 EMBEDDINGS = ("penultimate", "max_pool", "mean_pool")
 

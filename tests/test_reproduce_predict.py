@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import run_module, tone
+from helpers import SHARED, run_module, tone
 from omegaconf import OmegaConf
 
 from genre import predict, reproduce, tracking
 from genre.errors import GenreError
 
-# Beside the clone, as in CI: <clone>/../shared/audio (see its README).
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+SHARED_AUDIO = SHARED / "audio"
 TRAIN_ARGS = (
     "data=folder",
     "data.clip_seconds=3",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import MlflowServer, free_port
+from helpers import MlflowServer, free_port
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 from test_sweeper import (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT
 from omegaconf import DictConfig, OmegaConf
 from replicas import (
     MTAT_CLIPS,
@@ -24,8 +25,8 @@ from genre.data.sources.gtzan import GENRES, gtzan
 from genre.data.sources.mtat import mtat
 from genre.errors import GenreError
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
-SHIPPED_SPLIT = Path(__file__).resolve().parents[1] / "genre" / "resources" / "gtzan_split"
+CONF = ROOT / "conf" / "data"
+SHIPPED_SPLIT = ROOT / "genre" / "resources" / "gtzan_split"
 GENRE_TAGS = ["classical", "rock", "techno", "jazz", "new age", "hard rock"]
 
 

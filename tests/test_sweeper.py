@@ -13,7 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import TINY_RUN
+from helpers import ROOT, TINY_RUN
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
@@ -26,7 +26,6 @@ from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse
 from hydra_plugins.genre_optuna_sweeper._storage import Heartbeat, normalize_storage, open_storage
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
-ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
 
 

@@ -13,7 +13,7 @@ import mlflow
 import pytest
 import torch
 import yaml
-from conftest import TINY_RUN, run_module, tone, write_genre_folder
+from helpers import TINY_RUN, run_module, tone, write_genre_folder
 
 TINY = ["data.clip_seconds=3", *TINY_RUN]
 

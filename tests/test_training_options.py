@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RUN, run_module
+from helpers import TINY_RUN, run_module
 from lightning.pytorch.callbacks import EMAWeightAveraging
 from torch import nn
 
@@ -297,3 +297,16 @@ def test_a_chunk_longer_than_most_clips_is_one_sentence(tiny_folder, tmp_path):
     assert "shorter than data.chunk_seconds=3.5 (median 3.00 s)" in line
     assert "data.chunk_seconds=3" in line
     assert "Traceback" not in result.stderr
+
+
+def test_fast_dev_run_fits_and_tests_the_module(tiny_folder):
+    cfg = tiny_config(tiny_folder)
+    data = GenreDataModule(cfg.data)
+    module = build_module(cfg, build_network(cfg, data.genres), None)
+    trainer = pl.Trainer(
+        fast_dev_run=True, logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    trainer.fit(module, datamodule=data)
+    (results,) = trainer.test(module, datamodule=data, verbose=False)
+    assert set(results) >= {"test/acc", "test/macro_f1", "test/balanced_acc", "test/loss"}
+    assert module.test_matrix.shape == (3, 3) and int(module.test_matrix.sum()) > 0
