@@ -26,7 +26,8 @@ def user_errors() -> Iterator[None]:
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     """Refuse a config value outside its known options, naming them."""
     if value not in choices:
-        raise GenreError(f"Unknown {name} '{value}': choose one of {', '.join(choices)}.")
+        named = ", ".join("null" if c is None else str(c) for c in choices)
+        raise GenreError(f"Unknown {name} '{value}': choose one of {named}.")
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
@@ -49,4 +50,10 @@ def check_range(name: str, value: object, low: float, high: float) -> None:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise GenreError(f"{name}={value} is out of range: use a number from {low:g} to {high:g}.")
+        raise GenreError(
+            f"{name}={value} is out of range: use a number from {_number(low)} to {_number(high)}."
+        )
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

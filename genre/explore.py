@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from genre.build import build_spectrogram
+from genre.config import validate
 from genre.data.datamodule import GenreDataModule
 from genre.errors import GenreError, user_errors
 from genre.model.spectrogram import Spectrogram
@@ -43,6 +44,7 @@ BATCH = 32  # clips per spectrogram call: one call per clip costs far more than 
 
 
 def explore(cfg: DictConfig, output_dir: Path) -> None:
+    validate(cfg)
     data = GenreDataModule(cfg.data)
     cache = data.load()
     clips = data.clips

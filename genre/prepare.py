@@ -12,7 +12,9 @@ import sys
 
 import pandas as pd
 
+from genre.config import validate
 from genre.data.datamodule import GenreDataModule
+from genre.data.sources import reason_kind
 from genre.errors import user_errors
 from genre.train import compose_config
 
@@ -34,7 +36,7 @@ def summary(data: GenreDataModule) -> str:
     if rejected.empty:
         lines.append("rejected  none")
     else:
-        reasons = rejected["reason"].str.replace(r" \(.*", "", regex=True).value_counts()
+        reasons = rejected["reason"].map(reason_kind).value_counts()
         lines.append(f"rejected  {len(rejected)} file(s), listed in {cache.path / 'rejected.csv'}")
         lines += [f"  {n:6d}  {reason}" for reason, n in reasons.items()]
     return "\n".join(lines)
@@ -43,6 +45,7 @@ def summary(data: GenreDataModule) -> str:
 def main(argv: list[str] | None = None) -> int:
     with user_errors():
         cfg = compose_config(sys.argv[1:] if argv is None else argv)
+        validate(cfg)
         data = GenreDataModule(cfg.data)
         data.load()
     with pd.option_context("display.width", 120):

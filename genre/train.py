@@ -24,6 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
+from genre.config import validate
 from genre.data.datamodule import GenreDataModule
 from genre.ddp import ddp_job, ddp_worker, is_ddp_worker
 from genre.errors import GenreError
@@ -51,6 +52,7 @@ def train(
 
     Under DDP every process runs this: rank 0 tracks the run and its Optuna trial, the other
     ranks only take their share of fitting and testing (and return no run id)."""
+    validate(cfg)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     # Built before the run for its global rank, which only the Trainer knows for sure (Lightning's
     # launcher, a node of trainer.num_nodes, torchrun or SLURM); so a bad trainer option fails
@@ -73,7 +75,10 @@ def train(
                     callback.check_pruned()
             best = checkpoint.best_model_score
             if best is None or not math.isfinite(float(best)):
-                raise FloatingPointError(f"no finite {cfg.objective} was reached")
+                raise GenreError(
+                    f"No finite {cfg.objective} was reached: the run diverged (lower optim.lr "
+                    "or enable trainer.gradient_clip_val)."
+                )
             # Test, and log, the selected epoch's weights rather than the last epoch's.
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])

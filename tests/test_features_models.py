@@ -6,7 +6,6 @@ import pytest
 import torch
 import torchaudio
 
-from genre.errors import GenreError
 from genre.model.cnn import CNN, CNN3, ShortChunkResNet
 from genre.model.spectrogram import Spectrogram
 
@@ -77,19 +76,6 @@ def test_specaugment_only_in_training(waves):
     layer.train()
     torch.manual_seed(1)
     assert not torch.equal(layer(waves), clean)
-
-
-@pytest.mark.parametrize(
-    ("option", "value"), [("kind", "cqt"), ("scale", "bark"), ("normalize", "global")]
-)
-def test_unknown_options_are_clear(option, value):
-    with pytest.raises(GenreError, match=f"features.{option}"):
-        Spectrogram(RATE, **{option: value})
-
-
-def test_f_max_above_nyquist_is_clear():
-    with pytest.raises(GenreError, match="Nyquist|half of data.sample_rate"):
-        Spectrogram(RATE, f_max=12000)
 
 
 @pytest.mark.parametrize(

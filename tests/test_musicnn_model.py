@@ -115,20 +115,6 @@ def test_other_sample_rates_are_resampled_on_the_device_or_refused():
         build_network(config("data.sample_rate=8000"), GENRES)
 
 
-@pytest.mark.parametrize(
-    ("override", "key"),
-    [
-        ("model.freeze=some", "model.freeze"),
-        ("model.embedding=pool", "model.embedding"),
-        ("model.head_dropout=1.5", "model.head_dropout"),
-        ("model.variant=fma", "pretrained variant"),
-    ],
-)
-def test_bad_options_name_their_key(override, key):
-    with pytest.raises(GenreError, match=key):
-        build_network(config(override), GENRES)
-
-
 @pytest.mark.slow
 def test_train_predict_and_reproduce_a_musicnn_run(tiny_folder, tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"

@@ -198,3 +198,26 @@ def test_a_runs_record_masks_the_study_storage_password() -> None:
     assert flat_params(shown)["optuna.storage"] == "postgresql://genre:***@db-host:5432/optuna"
     assert "s3cret" not in OmegaConf.to_yaml(shown)
     assert cfg.optuna.storage == url  # the job itself still connects with it
+
+
+def test_a_diverging_run_is_one_sentence_and_a_failed_run(tiny_folder, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = run_module(
+        "genre.train",
+        "data=folder",
+        f"data.root={tiny_folder}",
+        *TINY,
+        "optim=sgd",
+        "optim.lr=90",
+        "optim.schedule=none",
+        f"mlflow.tracking_uri={uri}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("genre: The training loss is not finite") and "optim.lr" in last
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("genre").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("GenreError: The training loss is not finite")

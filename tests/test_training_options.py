@@ -78,19 +78,6 @@ def test_mixup_mixes_waves_and_pairs_targets():
     assert not Mixup(0.0)
 
 
-@pytest.mark.parametrize(
-    ("make", "key"),
-    [
-        (lambda: WaveAugment(gain_db=-1), "augment.gain_db"),
-        (lambda: WaveAugment(shift=1.5), "augment.shift"),
-        (lambda: Mixup(-0.2), "augment.mixup"),
-    ],
-)
-def test_out_of_range_augmentation_is_one_sentence(make, key):
-    with pytest.raises(GenreError, match=rf"^{key}=.* is out of range: use a number from"):
-        make()
-
-
 # --- schedule ------------------------------------------------------------------------------
 
 
@@ -154,15 +141,6 @@ def test_ema_weights_are_validated_kept_and_restored(tiny_folder, tmp_path):
     (ema,) = [c for c in trainer.callbacks if isinstance(c, EMAWeightAveraging)]
     # After fitting, the module holds the average too.
     assert torch.equal(module.state_dict()[name], ema._average_model.module.state_dict()[name])
-
-
-@pytest.mark.parametrize(
-    ("override", "key"),
-    [("training.early_stopping=0", "training.early_stopping"), ("training.ema_decay=1.5", "ema")],
-)
-def test_out_of_range_training_options(tiny_folder, tmp_path, override, key):
-    with pytest.raises(GenreError, match=key):
-        build_callbacks(tiny_config(tiny_folder, override), tmp_path)
 
 
 # --- balancing and mixup with the sampler ----------------------------------------------------
@@ -272,9 +250,7 @@ def test_divergence_is_checked_per_epoch_without_a_per_step_sync(tiny_folder, tm
 
     module.net.classifier = NotFinite(3)
     trainer = build_trainer(cfg, build_callbacks(cfg, tmp_path / "nan")[1], tmp_path / "nan")
-    with pytest.raises(
-        FloatingPointError, match=r"not finite \(nan\) in epoch 0: the run diverged"
-    ):
+    with pytest.raises(GenreError, match=r"not finite \(nan\) in epoch 0: the run diverged"):
         trainer.fit(module, datamodule=data)
 
 

@@ -17,9 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
 from genre.data.sources import read_manifest
 from genre.data.splits import assign_splits
-from genre.errors import GenreError, check_choice
-
-BALANCE_OPTIONS = ("none", "weights", "sampler")
+from genre.errors import GenreError
 
 
 class ClipCrops(Dataset):
@@ -74,12 +72,6 @@ def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
 class GenreDataModule(pl.LightningDataModule):
     def __init__(self, data: DictConfig):
         super().__init__()
-        check_choice("data.balance", data.balance, BALANCE_OPTIONS)
-        if data.chunk_seconds > data.clip_seconds:
-            raise GenreError(
-                f"data.chunk_seconds ({data.chunk_seconds}) exceeds data.clip_seconds "
-                f"({data.clip_seconds}): lower the chunk or raise the clip length."
-            )
         self.data = data
         self.cache: Cache | None = None
         self.clips: pd.DataFrame | None = None

@@ -17,6 +17,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from genre.errors import GenreError
 from genre.model.augment import Mixup
 from genre.model.net import GenreNet
 
@@ -101,8 +102,8 @@ class GenreClassifier(pl.LightningModule):
         # together), not per step: a per-step check would wait for the device at every step.
         loss = float(self.trainer.callback_metrics.get("train/loss", 0.0))
         if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss is not finite ({loss}) in epoch {self.current_epoch}: the run "
+            raise GenreError(
+                f"The training loss is not finite ({loss}) in epoch {self.current_epoch}: the run "
                 "diverged (lower optim.lr or enable trainer.gradient_clip_val)"
             )
 

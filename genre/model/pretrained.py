@@ -6,12 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genre.errors import check_choice, check_range
 from genre.model import musicnn as pretrained
 from genre.pretrained.weights import pretrained_model
 
-FREEZE = ("all", "frontend", "none")
-EMBEDDINGS = ("penultimate", "max_pool", "mean_pool", "taggram")
 # The front end of each pretrained architecture: what freeze=frontend keeps fixed.
 FRONTENDS = {
     "musicnn": ("input_bn", "timbral", "temporal"),
@@ -43,11 +40,6 @@ class MusicnnClassifier(nn.Module):
         pretrained_lr: float = 0.1,
     ):
         super().__init__()
-        check_choice("model.freeze", freeze, FREEZE)
-        check_choice("model.embedding", embedding, EMBEDDINGS)
-        check_range("model.head_hidden", head_hidden, 0, 65536)
-        check_range("model.head_dropout", head_dropout, 0.0, 0.99)
-        check_range("model.pretrained_lr", pretrained_lr, 0.0, 10.0)
         self.body, self.weights_sha256 = pretrained_model(arch, variant)
         self.freeze, self.embedding, self.pretrained_lr = freeze, embedding, float(pretrained_lr)
         names = {"all": ("",), "frontend": FRONTENDS[arch], "none": ()}[freeze]

@@ -7,16 +7,6 @@ import torch
 import torchaudio
 from torch import nn
 
-from genre.errors import GenreError, check_choice
-
-KINDS = ("stft", "mel")
-SCALES = ("db", "log", "log1p", "linear")
-NORMALIZATIONS = ("instance", "none")
-MEL_SCALES = ("htk", "slaney")
-MEL_NORMS = (None, "slaney")
-PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's, for center frames
-POWER_DTYPES = ("float32", "float16")
-
 
 class Spectrogram(nn.Module):
     """Waveforms ``[batch, samples]`` to grey-scale images ``[batch, 1, freq, time]``.
@@ -58,23 +48,8 @@ class Spectrogram(nn.Module):
         time_mask: int = 0,
     ):
         super().__init__()
-        check_choice("features.kind", kind, KINDS)
-        check_choice("features.scale", scale, SCALES)
-        check_choice("features.normalize", normalize, NORMALIZATIONS)
-        check_choice("features.mel_scale", mel_scale, MEL_SCALES)
-        check_choice("features.pad_mode", pad_mode, PAD_MODES)
-        check_choice("features.power_dtype", power_dtype, POWER_DTYPES)
-        if mel_norm not in MEL_NORMS:
-            raise GenreError(f"Unknown features.mel_norm '{mel_norm}': choose null or slaney.")
-        if not log_gain > 0:
-            raise GenreError(f"features.log_gain={log_gain} must be positive.")
         nyquist = sample_rate / 2
         f_max = nyquist if f_max is None else float(f_max)
-        if not 0 <= f_min < f_max <= nyquist:
-            raise GenreError(
-                f"features.f_min={f_min} and f_max={f_max} must satisfy 0 <= f_min < f_max <= "
-                f"{nyquist:g} (half of data.sample_rate={sample_rate})."
-            )
         hop_length = hop_length or n_fft // 4
         self.kind, self.scale, self.normalize = kind, scale, normalize
         self.log_gain, self.power_dtype = log_gain, power_dtype

@@ -1,0 +1,423 @@
+"""The config's schema and its checks, in one place, run before any work starts.
+
+Each option of the groups ``data``, ``features``, ``model``, ``augment`` and ``training`` has a
+dataclass schema, registered in Hydra's ConfigStore as ``<group>/base_<option>`` and extended by
+its YAML file (``defaults: [base_<option>, _self_]``): Hydra refuses unknown keys and values of
+the wrong type while composing. The ranges and relations a type cannot say are checked by
+:func:`validate`, which builds every schema (their ``__post_init__``) and then looks across
+groups: each problem is one sentence naming the key, the value and what is allowed.
+``optim`` and ``trainer`` take any keyword of their ``_target_`` (``torch.optim.*``, Lightning's
+``Trainer``), so they have no closed schema; their keys genre relies on are checked here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from hydra.utils import get_class
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from genre.errors import GenreError, check_choice, check_range
+
+BIG = 1_000_000_000  # an upper bound for counts that have no natural one
+
+BALANCE_OPTIONS = ("none", "weights", "sampler")
+KINDS = ("stft", "mel")
+SCALES = ("db", "log", "log1p", "linear")
+NORMALIZATIONS = ("instance", "none")
+MEL_SCALES = ("htk", "slaney")
+MEL_NORMS = (None, "slaney")
+PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's, for centred frames
+POWER_DTYPES = ("float32", "float16")
+POOLS = ("max", "avg")
+FREEZE = ("all", "frontend", "none")
+EMBEDDINGS = ("penultimate", "max_pool", "mean_pool", "taggram")
+ARCHS = ("musicnn", "vgg")
+VARIANTS = ("msd", "mtt")
+SCHEDULES = ("none", "cosine")
+# What the LightningModule logs at validation: the objective must be one of them (maximised).
+OBJECTIVES = ("val/macro_f1", "val/acc", "val/balanced_acc")
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """``data``: where clips come from (``source``, ``root``) and how they are cut and served.
+    ``conf/data/folder.yaml`` and its siblings set what differs per layout."""
+
+    source: str = MISSING
+    root: str | None = None  # the dataset: a folder, or a csv file for data=csv
+    sample_rate: int = 16000  # decode rate (Hz); clips are resampled to it once, at cache time
+    clip_seconds: float = 30.0  # kept per clip: the middle of longer files, shorter ones padded
+    min_seconds: float = 1.0  # shorter decoded files are rejected
+    chunk_seconds: float = 3.0  # training crop length, and the length of each evaluation crop
+    eval_crops: int = 5  # evenly spaced crops per clip at val/test, averaged per clip
+    val_fraction: float = 0.15  # used where the source gives no split
+    test_fraction: float = 0.15
+    split_seed: int = 0
+    balance: str = "none"  # none | weights (inverse-frequency loss) | sampler (balanced batches)
+    batch_size: int = 32
+    num_workers: int = 0  # DataLoader workers; crops come from a memmap, so 0-2 is plenty
+    decode_workers: int | None = None  # processes for the one-time decode; null = all cores
+    cache_dir: str = "${oc.env:GENRE_CACHE,${oc.env:HOME}/.cache/genre}"
+
+    def __post_init__(self) -> None:
+        check_range("data.sample_rate", self.sample_rate, 1000, 384_000)
+        check_range("data.clip_seconds", self.clip_seconds, 0.1, 24 * 3600)
+        check_range("data.min_seconds", self.min_seconds, 0.0, self.clip_seconds)
+        check_range("data.chunk_seconds", self.chunk_seconds, 0.05, self.clip_seconds)
+        check_range("data.eval_crops", self.eval_crops, 1, 1000)
+        check_range("data.val_fraction", self.val_fraction, 0.0, 0.99)
+        check_range("data.test_fraction", self.test_fraction, 0.0, 0.99 - self.val_fraction)
+        check_choice("data.balance", self.balance, BALANCE_OPTIONS)
+        check_range("data.batch_size", self.batch_size, 1, 1_000_000)
+        check_range("data.num_workers", self.num_workers, 0, 1024)
+        if self.decode_workers is not None:
+            check_range("data.decode_workers", self.decode_workers, 1, 1024)
+
+
+@dataclass
+class GtzanDataConfig(DataConfig):
+    split_dir: str | None = None  # null: the shipped artist-filtered split; a folder; random
+    stem_split: list[int] | None = None  # [35, 42]: stems <= 35 train, <= 42 val, the rest test
+
+
+@dataclass
+class MtatDataConfig(DataConfig):
+    genre_map: str | None = None  # csv: genre + one of mp3_path, clip_id, album, artist
+    genre_tags: Any = None  # tag columns as genres: [classical, techno] or {tag: Genre, ...}
+
+
+@dataclass
+class FmaDataConfig(DataConfig):
+    subset: str = "small"  # small | medium | large | full (nested: medium includes small, ...)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("data.subset", self.subset, ("small", "medium", "large", "full"))
+
+
+@dataclass
+class SynthDataConfig(DataConfig):
+    clips_per_genre: int = 40
+    difficulty: float = 0.3  # 0 = well separated genres, 1 = heavy overlap
+    synth_seed: int = 0
+    mp3_share: float = 0.25  # share of clips written as mp3 rather than wav
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range("data.clips_per_genre", self.clips_per_genre, 3, 100_000)
+        check_range("data.difficulty", self.difficulty, 0.0, 1.0)
+        check_range("data.mp3_share", self.mp3_share, 0.0, 1.0)
+
+
+# --- features --------------------------------------------------------------------------------
+
+
+@dataclass
+class FeaturesConfig:
+    """``features``: the spectrogram layer, computed on the device (genre.model.spectrogram)."""
+
+    name: str = "mel"
+    kind: str = "mel"  # mel | stft (the regular spectrogram; f_min/f_max then keep that band)
+    n_fft: int = 1024
+    hop_length: int | None = 512  # null = n_fft // 4
+    win_length: int | None = None  # null = n_fft
+    n_mels: int = 128  # mel only
+    f_min: float = 0.0
+    f_max: float | None = 8000.0  # null = Nyquist
+    scale: str = "db"  # db | log | log1p (log10(1 + log_gain x), musicnn's) | linear
+    top_db: float | None = 80.0
+    log_gain: float = 1.0
+    normalize: str = "instance"  # instance (zero mean, unit variance per example) | none
+    mel_scale: str = "htk"  # htk | slaney (librosa's default)
+    mel_norm: str | None = None  # null | slaney (librosa's default: filters of equal area)
+    pad_mode: str = "reflect"  # how centred frames are padded at the ends
+    power_dtype: str = "float32"  # float16: the power rounded to float16 (musicnn's extractor)
+    freq_masks: int = 0  # SpecAugment (training only): number of frequency masks ...
+    freq_mask: int = 0  # ... of up to this many bins
+    time_masks: int = 0
+    time_mask: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("features.kind", self.kind, KINDS)
+        check_range("features.n_fft", self.n_fft, 16, 65536)
+        if self.hop_length is not None:
+            check_range("features.hop_length", self.hop_length, 1, self.n_fft)
+        if self.win_length is not None:
+            check_range("features.win_length", self.win_length, 2, self.n_fft)
+        check_range("features.n_mels", self.n_mels, 1, 1024)
+        check_range("features.f_min", self.f_min, 0.0, BIG)
+        if self.f_max is not None:
+            check_range("features.f_max", self.f_max, self.f_min + 1.0, BIG)
+        check_choice("features.scale", self.scale, SCALES)
+        if self.top_db is not None:
+            check_range("features.top_db", self.top_db, 1.0, 1000.0)
+        check_range("features.log_gain", self.log_gain, 1e-12, 1e12)
+        check_choice("features.normalize", self.normalize, NORMALIZATIONS)
+        check_choice("features.mel_scale", self.mel_scale, MEL_SCALES)
+        check_choice("features.mel_norm", self.mel_norm, MEL_NORMS)
+        check_choice("features.pad_mode", self.pad_mode, PAD_MODES)
+        check_choice("features.power_dtype", self.power_dtype, POWER_DTYPES)
+        for key in ("freq_masks", "freq_mask", "time_masks", "time_mask"):
+            check_range(f"features.{key}", getattr(self, key), 0, 10_000)
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CNN3Config:
+    """``model=cnn3``: the seed report's CNN: three conv + ReLU + 2x2 max-pool layers, then a
+    dense layer over 8 frequency bands."""
+
+    name: str = "cnn3"
+    _target_: str = "genre.model.cnn.CNN3"
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    kernel_size: int = 3
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        if len(self.channels) != 3:
+            raise GenreError(f"model.channels={self.channels} must list three widths.")
+        for width in self.channels:
+            check_range("model.channels", width, 1, 4096)
+        check_kernel_and_dropout(self.kernel_size, self.dropout)
+
+
+@dataclass
+class CNNConfig:
+    """``model=cnn``: ``depth`` blocks of conv (+ batch norm) + ReLU + 2x2 pooling, channels
+    doubling from ``width`` up to ``max_width``."""
+
+    name: str = "cnn"
+    _target_: str = "genre.model.cnn.CNN"
+    depth: int = 4
+    width: int = 32
+    max_width: int = 256
+    kernel_size: int = 3
+    dropout: float = 0.3
+    batch_norm: bool = True
+    pool: str = "max"  # max | avg
+
+    def __post_init__(self) -> None:
+        check_range("model.depth", self.depth, 1, 12)
+        check_range("model.width", self.width, 1, 4096)
+        check_range("model.max_width", self.max_width, self.width, 8192)
+        check_kernel_and_dropout(self.kernel_size, self.dropout)
+        check_choice("model.pool", self.pool, POOLS)
+
+
+@dataclass
+class ResNetConfig:
+    """``model=resnet``: the short-chunk ResNet of Won et al. (2020)."""
+
+    name: str = "resnet"
+    _target_: str = "genre.model.cnn.ShortChunkResNet"
+    n_blocks: int = 7
+    channels: int = 128
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_range("model.n_blocks", self.n_blocks, 1, 12)
+        check_range("model.channels", self.channels, 1, 4096)
+        check_range("model.dropout", self.dropout, 0.0, 0.99)
+
+
+@dataclass
+class MusicnnConfig:
+    """``model=musicnn``: a pretrained musicnn with a new head (docs/pretrained.md)."""
+
+    name: str = "musicnn"
+    _target_: str = "genre.model.pretrained.MusicnnClassifier"
+    arch: str = "musicnn"  # musicnn | vgg (vgg takes crops of 2.98 s exactly)
+    variant: str = "msd"  # msd: trained on the Million Song Dataset | mtt: on MagnaTagATune
+    freeze: str = "all"  # all: the head alone learns | frontend: fine-tune after it | none
+    embedding: str = "max_pool"  # penultimate | max_pool | mean_pool | taggram: feeds the head
+    head_hidden: int = 0  # 0: a linear head; else one hidden layer (ReLU) of this width
+    head_dropout: float = 0.0
+    pretrained_lr: float = 0.1  # fine-tuned pretrained layers learn at this share of optim.lr
+
+    def __post_init__(self) -> None:
+        check_choice("model.arch", self.arch, ARCHS)
+        check_choice("model.variant", self.variant, VARIANTS)
+        check_choice("model.freeze", self.freeze, FREEZE)
+        check_choice("model.embedding", self.embedding, EMBEDDINGS)
+        check_range("model.head_hidden", self.head_hidden, 0, 65536)
+        check_range("model.head_dropout", self.head_dropout, 0.0, 0.99)
+        check_range("model.pretrained_lr", self.pretrained_lr, 0.0, 10.0)
+
+
+def check_kernel_and_dropout(kernel_size: int, dropout: float) -> None:
+    check_range("model.kernel_size", kernel_size, 1, 31)
+    check_range("model.dropout", dropout, 0.0, 0.99)
+
+
+# --- training-time options -------------------------------------------------------------------
+
+
+@dataclass
+class AugmentConfig:
+    mixup: float = 0.0
+    gain_db: float = 0.0
+    shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("augment.mixup", self.mixup, 0.0, 10.0)
+        check_range("augment.gain_db", self.gain_db, 0.0, 40.0)
+        check_range("augment.shift", self.shift, 0.0, 1.0)
+
+
+@dataclass
+class TrainingConfig:
+    early_stopping: int | None = None
+    ema_decay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.early_stopping is not None:
+            check_range("training.early_stopping", self.early_stopping, 1, 100_000)
+        if self.ema_decay is not None:
+            check_range("training.ema_decay", self.ema_decay, 0.0, 0.99999)
+
+
+@dataclass
+class LossConfig:
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("loss.label_smoothing", self.label_smoothing, 0.0, 0.99)
+
+
+DATA_SCHEMAS = {
+    "folder": DataConfig,
+    "csv": DataConfig,
+    "gtzan": GtzanDataConfig,
+    "mtat": MtatDataConfig,
+    "fma": FmaDataConfig,
+    "synth": SynthDataConfig,
+}
+MODEL_SCHEMAS = {
+    "cnn3": CNN3Config,
+    "cnn": CNNConfig,
+    "resnet": ResNetConfig,
+    "musicnn": MusicnnConfig,
+}
+
+
+# Where model classes lived before genre.model: configs logged then name them so, and reproduce
+# and predict still rebuild them.
+MOVED_TARGETS = {"genre.models.": "genre.model.cnn."}
+
+
+def model_target(model: DictConfig) -> str:
+    """The class a ``model`` node names, wherever it lives now."""
+    target = str(model._target_)
+    for old, new in MOVED_TARGETS.items():
+        if target.startswith(old):
+            return new + target.removeprefix(old)
+    return target
+
+
+def register() -> None:
+    """Put the schemas in Hydra's ConfigStore as ``<group>/base_<option>``, where the options'
+    YAML files find them."""
+    store = ConfigStore.instance()
+    for group, schemas in (
+        ("data", DATA_SCHEMAS),
+        ("model", MODEL_SCHEMAS),
+        ("features", {"features": FeaturesConfig}),
+    ):
+        for name, schema in schemas.items():
+            store.store(group=group, name=f"base_{name}", node=schema)
+
+
+def _schema_of(group: str, node: DictConfig) -> type | None:
+    """The schema of a group's node: by its data source, model name, or the group itself."""
+    if group == "data":
+        return DATA_SCHEMAS.get(node.get("source"))
+    if group == "model":
+        return MODEL_SCHEMAS.get(node.get("name"))
+    return {"features": FeaturesConfig, **NODES}.get(group)
+
+
+NODES = {"augment": AugmentConfig, "training": TrainingConfig, "loss": LossConfig}
+
+
+# --- checks across groups --------------------------------------------------------------------
+
+
+def validate(cfg: DictConfig) -> None:
+    """Every range and relation of a composed config (``genre.train``'s, or the data and
+    features of ``prepare`` and ``explore``); a GenreError names the first problem. Runs before
+    any data is read or any run is opened."""
+    for group in ("data", "features", "model", *NODES):
+        node = cfg.get(group)
+        schema = None if node is None else _schema_of(group, node)
+        if schema is None:
+            continue  # a user's own data source or model: its own code checks it
+        values = OmegaConf.to_container(node, resolve=True)
+        unknown = sorted(set(values) - set(schema.__dataclass_fields__))
+        if unknown:
+            raise GenreError(
+                f"{group}.{unknown[0]} is not a setting of {group}={node.get('name') or group}: "
+                "check its spelling (python -m genre.train --cfg job shows the config)."
+            )
+        schema(**values)  # its __post_init__ checks the ranges
+    if "trainer" in cfg:
+        _check_trainer(cfg.trainer)
+        _check_optim(cfg.optim, int(cfg.trainer.max_epochs))
+        check_choice("objective", cfg.objective, OBJECTIVES)
+    data, features = cfg.data, cfg.features
+    nyquist = int(data.sample_rate) / 2
+    if features.f_max is not None and float(features.f_max) > nyquist:
+        raise GenreError(
+            f"features.f_max={features.f_max:g} is above {nyquist:g} Hz, half of "
+            f"data.sample_rate={data.sample_rate}: lower it, or null for {nyquist:g} Hz."
+        )
+    chunk = int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+    pretrained = "model" in cfg and hasattr(get_class(model_target(cfg.model)), "SPECTROGRAM")
+    if not pretrained and int(features.n_fft) > chunk:
+        raise GenreError(
+            f"features.n_fft={features.n_fft} is longer than a crop ({chunk} samples: "
+            f"data.chunk_seconds={data.chunk_seconds:g} at {data.sample_rate} Hz): lower "
+            "features.n_fft or raise data.chunk_seconds."
+        )
+    _check_cache_dir(Path(str(data.cache_dir)).expanduser())
+
+
+def _check_optim(optim: DictConfig, max_epochs: int) -> None:
+    check_range("optim.lr", optim.get("lr", 0.0), 0.0, 100.0)
+    check_range("optim.weight_decay", optim.get("weight_decay", 0.0), 0.0, 10.0)
+    if "momentum" in optim:
+        check_range("optim.momentum", optim.momentum, 0.0, 0.9999)
+    check_choice("optim.schedule", optim.get("schedule", "none"), SCHEDULES)
+    check_range("optim.warmup_epochs", optim.get("warmup_epochs", 0), 0.0, max_epochs)
+
+
+def _check_trainer(trainer: DictConfig) -> None:
+    import torch
+
+    check_range("trainer.max_epochs", trainer.max_epochs, 1, 1_000_000)
+    if trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise GenreError(
+            f"trainer.accelerator={trainer.accelerator}, but this machine has no usable GPU: "
+            "use trainer=default (trainer.accelerator=auto or cpu)."
+        )
+
+
+def _check_cache_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenreError(
+            f"data.cache_dir={folder} cannot be created ({exc.strerror.lower()}): point it at a "
+            "writable folder, or set GENRE_CACHE."
+        ) from exc
+
+
+register()

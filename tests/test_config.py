@@ -1,0 +1,114 @@
+"""Every config value with a range or a set of choices, one bad value each, through the real
+entry point in this process (``genre.train.main``, as ``python -m genre.train`` runs it): one
+sentence on stderr naming the key, exit status 2, nothing started."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from genre import train
+
+FOLDER = ["data=folder", "data.root=/nowhere"]  # never read: validation comes first
+CASES = [
+    # data
+    (["data.sample_rate=0"], "data.sample_rate=0"),
+    (["data.clip_seconds=0"], "data.clip_seconds=0"),
+    (["data.min_seconds=-1"], "data.min_seconds=-1"),
+    (["data.chunk_seconds=0"], "data.chunk_seconds=0"),
+    (["data.chunk_seconds=40"], "data.chunk_seconds=40"),  # longer than clip_seconds
+    (["data.eval_crops=0"], "data.eval_crops=0"),
+    (["data.val_fraction=1.5"], "data.val_fraction=1.5"),
+    (["data.test_fraction=0.9"], "data.test_fraction=0.9"),  # with val_fraction 0.15
+    (["data.balance=oversample"], "data.balance"),
+    (["data.batch_size=0"], "data.batch_size=0"),
+    (["data.num_workers=-1"], "data.num_workers=-1"),
+    (["data.decode_workers=-1"], "data.decode_workers=-1"),
+    (["data=synth", "data.clips_per_genre=1"], "data.clips_per_genre=1"),
+    (["data=synth", "data.difficulty=1.5"], "data.difficulty=1.5"),
+    (["data=synth", "data.mp3_share=2"], "data.mp3_share=2"),
+    (["data=fma", "data.subset=tiny"], "data.subset"),
+    (["data.cache_dir=/dev/null/cache"], "data.cache_dir=/dev/null/cache cannot be created"),
+    # features
+    (["features.kind=cqt"], "features.kind"),
+    (["features.n_fft=8"], "features.n_fft=8"),
+    (["features.n_fft=65536"], "features.n_fft=65536 is longer than a crop"),
+    (["features.hop_length=0"], "features.hop_length=0"),
+    (["features.win_length=1"], "features.win_length=1"),
+    (["features.n_mels=0"], "features.n_mels=0"),
+    (["features.f_min=-1"], "features.f_min=-1"),
+    (["features.f_min=4000", "features.f_max=3000"], "features.f_max=3000"),
+    (["features.f_max=12000"], "features.f_max=12000 is above 8000 Hz"),
+    (["features.scale=bark"], "features.scale"),
+    (["features.top_db=0"], "features.top_db=0"),
+    (["features.log_gain=0"], "features.log_gain=0"),
+    (["features.normalize=global"], "features.normalize"),
+    (["features.mel_scale=erb"], "features.mel_scale"),
+    (["features.mel_norm=area"], "features.mel_norm"),
+    (["features.pad_mode=wrap"], "features.pad_mode"),
+    (["features.power_dtype=float64"], "features.power_dtype"),
+    (["features.freq_masks=-1"], "features.freq_masks=-1"),
+    (["features.freq_mask=-1"], "features.freq_mask=-1"),
+    (["features.time_masks=-1"], "features.time_masks=-1"),
+    (["features.time_mask=-1"], "features.time_mask=-1"),
+    # models
+    (["model.dropout=1.5"], "model.dropout=1.5"),
+    (["model.kernel_size=0"], "model.kernel_size=0"),
+    (["model.channels=[8,16]"], "model.channels=[8, 16] must list three widths"),
+    (["model=cnn", "model.depth=0"], "model.depth=0"),
+    (["model=cnn", "model.width=0"], "model.width=0"),
+    (["model=cnn", "model.max_width=8"], "model.max_width=8"),
+    (["model=cnn", "model.pool=min"], "model.pool"),
+    (["model=resnet", "model.n_blocks=0"], "model.n_blocks=0"),
+    (["model=resnet", "model.channels=0"], "model.channels=0"),
+    (["model=musicnn", "model.arch=resnet"], "model.arch"),
+    (["model=musicnn", "model.variant=fma"], "model.variant"),
+    (["model=musicnn", "model.freeze=some"], "model.freeze"),
+    (["model=musicnn", "model.embedding=pool"], "model.embedding"),
+    (["model=musicnn", "model.head_hidden=-1"], "model.head_hidden=-1"),
+    (["model=musicnn", "model.head_dropout=1.5"], "model.head_dropout=1.5"),
+    (["model=musicnn", "model.pretrained_lr=-1"], "model.pretrained_lr=-1"),
+    # optimiser, trainer, objective
+    (["optim.lr=-1"], "optim.lr=-1"),
+    (["optim.weight_decay=-1"], "optim.weight_decay=-1"),
+    (["optim=sgd", "optim.momentum=1.5"], "optim.momentum=1.5"),
+    (["optim.schedule=step"], "optim.schedule"),
+    (["optim.warmup_epochs=-1"], "optim.warmup_epochs=-1"),
+    (["optim.warmup_epochs=20"], "optim.warmup_epochs=20"),  # beyond trainer.max_epochs
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    (["objective=val/loss"], "objective"),
+    # training-time options
+    (["augment.mixup=-1"], "augment.mixup=-1"),
+    (["augment.gain_db=-3"], "augment.gain_db=-3"),
+    (["augment.shift=2"], "augment.shift=2"),
+    (["training.early_stopping=0"], "training.early_stopping=0"),
+    (["training.ema_decay=1.5"], "training.ema_decay=1.5"),
+    (["loss.label_smoothing=1"], "loss.label_smoothing=1"),
+]
+if not torch.cuda.is_available():
+    CASES.append((["trainer=gpu"], "trainer.accelerator=gpu, but this machine has no usable GPU"))
+
+
+@pytest.mark.parametrize(("overrides", "expected"), CASES, ids=lambda c: " ".join(c))
+def test_each_bad_value_is_one_sentence_and_exit_2(
+    overrides: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    argv = ["genre.train", *FOLDER, *overrides, f"mlflow.tracking_uri={uri}"]
+    argv += [f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stopped:
+        train.main()
+    assert stopped.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("genre: ") and expected in line, line
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before any run was opened
