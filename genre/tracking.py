@@ -12,7 +12,6 @@ from secrets import token_hex
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
-import matplotlib
 import mlflow
 import numpy as np
 import optuna
@@ -22,7 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import classification_report
 
 from genre import mlflow_model
+from genre.figures import PER_GENRE, confusion_figure, inputs_figure, learning_curves_figure
 from genre.model.net import GenreNet
+from genre.model.spectrogram import Spectrogram
 from genre.saved_model import save_network
 from genre.util import git_version, without_password
 from hydra_plugins.genre_optuna_sweeper.job import RUN_ID_ATTR
@@ -31,13 +32,13 @@ if TYPE_CHECKING:
     from genre.data.datamodule import GenreDataModule
     from genre.model.module import GenreClassifier
 
-matplotlib.use("Agg")  # runs headless, in worker processes too
-import matplotlib.pyplot as plt  # noqa: E402
-
 COMMIT_TAG = "mlflow.source.git.commit"
 DIRTY_TAG = "genre.code_dirty"
 FINGERPRINT_TAG = "data.fingerprint"
 THREADS_TAG = "genre.torch_threads"
+DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
+# MLflow 3's UI opens an experiment on its GenAI overview unless its kind says model training.
+EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 class Run:
@@ -46,15 +47,20 @@ class Run:
     def __init__(self, run_id: str):
         self.run_id: str | None = run_id
 
-    def log_setup(self, cfg: DictConfig, data: GenreDataModule) -> None:
-        """The config (as params and as a file) and what the data were."""
+    def log_setup(self, cfg: DictConfig, data: GenreDataModule, net: GenreNet) -> None:
+        """The config (as params and as a file), what the data were (as the run's inputs, one
+        per split), a description, and a figure of what the network sees."""
         shown = logged_config(cfg)
         mlflow.set_tag(FINGERPRINT_TAG, data.cache.fingerprint)
         mlflow.log_params(flat_params(shown))
         mlflow.log_text(OmegaConf.to_yaml(shown), "config.yaml")
-        mlflow.log_text(data.cache.rejected.to_csv(index=False), "data/rejected.csv")
+        # The cache's own file, byte for byte: names that are not UTF-8 survive.
+        mlflow.log_artifact(str(data.cache.path / "rejected.csv"), "data")
         counts = data.clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
         mlflow.log_text(counts.to_csv(), "data/clips_per_split.csv")
+        log_dataset(cfg.data, data)
+        mlflow.set_tag(DESCRIPTION_TAG, describe(cfg, data))
+        log_inputs_figure(net, data, spectrogram_text(cfg))
 
     def callbacks(self) -> list[pl.Callback]:
         return [MlflowMetrics(self.run_id)]
@@ -68,6 +74,9 @@ class Run:
             mlflow.log_metrics({name: float(value) for name, value in test.items()})
             log_test_report(module.net.genres, module.test_matrix.numpy())
         mlflow.log_metric(f"best_{cfg.objective}", best)
+        description = mlflow.get_run(self.run_id).data.tags.get(DESCRIPTION_TAG, "")
+        mlflow.set_tag(DESCRIPTION_TAG, f"{description} · best {cfg.objective} {best:.3f}")
+        log_learning_curves(self.run_id, cfg.objective)
         log_model(module.net, logged_config(cfg))
 
 
@@ -77,7 +86,7 @@ class NoRun(Run):
     def __init__(self) -> None:
         self.run_id = None
 
-    def log_setup(self, cfg: DictConfig, data: GenreDataModule) -> None:
+    def log_setup(self, cfg: DictConfig, data: GenreDataModule, net: GenreNet) -> None:
         pass
 
     def callbacks(self) -> list[pl.Callback]:
@@ -95,7 +104,7 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
     sweep's parent run, if any), ended FINISHED, or KILLED (pruned, interrupted) or FAILED with
     the error as a tag; the trial learns the run's id."""
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    mlflow.set_experiment(cfg.mlflow.experiment)
+    open_experiment(cfg.mlflow.experiment)
     tags = {
         **version_tags(),
         # CPU sums are split by thread: reproduce uses the same count to match exactly.
@@ -124,6 +133,100 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
         raise
     mlflow.set_tag("trial_state", "COMPLETE")
     mlflow.end_run("FINISHED")
+
+
+def open_experiment(name: str) -> str:
+    """Make ``name`` the active experiment (created if new), marked as model training so that
+    MLflow's UI opens it on its runs; its id."""
+    experiment = mlflow.set_experiment(name)
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+        mlflow.MlflowClient().set_experiment_tag(
+            experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING
+        )
+    return experiment.experiment_id
+
+
+def dataset_name(data: DictConfig) -> str:
+    """``source:folder-or-file name``, e.g. ``gtzan:gtzan_excerpts`` or ``synth``."""
+    root = data.get("root")
+    return f"{data.source}:{Path(str(root)).name}" if root else str(data.source)
+
+
+def log_dataset(data_cfg: DictConfig, data: GenreDataModule) -> None:
+    """The clips as the run's input: named after the dataset, its source the dataset root (or
+    csv), its digest the cache fingerprint, one row per clip, the clips per split as tags."""
+    root = data_cfg.get("root")
+    source = str(Path(str(root)).expanduser().absolute()) if root else str(data.cache.path)
+    dataset = mlflow.data.from_pandas(
+        data.clips[["clip_id", "genre", "split"]].reset_index(drop=True),
+        source=source,
+        targets="genre",
+        name=dataset_name(data_cfg),
+        digest=data.cache.fingerprint,
+    )
+    counts = data.clips["split"].value_counts()
+    tags = {f"{split} clips": str(counts.get(split, 0)) for split in ("train", "val", "test")}
+    mlflow.log_input(dataset, context="training", tags=tags)
+
+
+def spectrogram_text(cfg: DictConfig) -> str:
+    """The run's spectrogram in a few words."""
+    f = cfg.features
+    if OmegaConf.select(cfg, "model.name") == "musicnn":
+        return "musicnn's own mel front end (96 mels, 16 kHz)"
+    band = "Nyquist" if f.f_max is None else f"{float(f.f_max):g} Hz"
+    bins = f"{f.n_mels} mels, " if f.kind == "mel" else ""
+    return f"{f.kind} (n_fft {f.n_fft}, {bins}up to {band}, {f.scale})"
+
+
+def describe(cfg: DictConfig, data: GenreDataModule) -> str:
+    """One line for the run's description: network, spectrogram, data."""
+    counts = data.clips["split"].value_counts()
+    split = "/".join(str(counts.get(s, 0)) for s in ("train", "val", "test"))
+    return (
+        f"{cfg.model.name} on {spectrogram_text(cfg)} · {dataset_name(cfg.data)}: "
+        f"{len(data.clips)} clips ({split} train/val/test)"
+    )
+
+
+def log_inputs_figure(net: GenreNet, data: GenreDataModule, what: str) -> None:
+    """A few training clips per genre, a crop from the middle of each, as the network's
+    spectrogram layer sees them (eval mode: no SpecAugment), with the run's settings."""
+    spectrogram = next(m for m in net.spectrogram.modules() if isinstance(m, Spectrogram))
+    rows, labels = data.split_rows("train")
+    audio, seconds = data.cache.audio, data.cache.clips["seconds"].to_numpy()
+    chunk, rate = net.chunk_samples, net.sample_rate
+    images: dict[str, np.ndarray] = {}
+    was_training = net.spectrogram.training
+    net.spectrogram.eval()
+    with torch.no_grad():
+        for index, genre in enumerate(net.genres):
+            crops = []
+            for row in rows[labels == index][:PER_GENRE]:
+                valid = min(int(seconds[row] * rate), audio.shape[1])
+                start = max(0, (valid - chunk) // 2)
+                crops.append(torch.from_numpy(np.array(audio[row, start : start + chunk])))
+            if crops:
+                images[genre] = net.spectrogram(torch.stack(crops).float())[:, 0].numpy()
+    net.spectrogram.train(was_training)
+    figure = inputs_figure(
+        images,
+        spectrogram.frequencies,
+        spectrogram.seconds_per_frame,
+        f"What the network sees: {what}",
+    )
+    mlflow.log_figure(figure, "inputs.png")
+
+
+def log_learning_curves(run_id: str, objective: str) -> None:
+    client = mlflow.MlflowClient()
+    curves = {
+        name: [(m.step, m.value) for m in client.get_metric_history(run_id, name)]
+        for name in ("train/loss", "val/loss", objective)
+    }
+    mlflow.log_figure(
+        learning_curves_figure(curves, objective, "Learning curves"), "learning_curves.png"
+    )
 
 
 def version_tags() -> dict[str, str]:
@@ -228,24 +331,3 @@ def log_test_report(genres: list[str], matrix: np.ndarray) -> None:
     mlflow.log_text(table.to_csv(index=False, float_format="%.4f"), "per_class.csv")
     mlflow.log_metrics({f"test/f1/{g}": report[g]["f1-score"] for g in genres})
     mlflow.log_figure(confusion_figure(matrix, genres), "confusion_matrix.png")
-
-
-def confusion_figure(matrix: np.ndarray, genres: list[str]) -> plt.Figure:
-    """Row-normalised (recall per true genre) with the raw counts written in each cell."""
-    recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    size = 1.0 + 0.6 * len(genres)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
-    ax.set_yticks(range(len(genres)), genres)
-    ax.set_xlabel("predicted genre")
-    ax.set_ylabel("true genre")
-    for (i, j), count in np.ndenumerate(matrix):
-        if count:
-            colour = "white" if recall[i, j] > 0.6 else "black"
-            ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=8)
-    fig.colorbar(image, ax=ax, label="share of the true genre's test clips")
-    ax.set_title(f"Test confusion matrix ({matrix.sum()} clips)")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig

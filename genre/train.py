@@ -64,8 +64,9 @@ def train(
         # with its error, like any other failure of a sweep's trial.
         data = GenreDataModule(cfg.data)
         data.load()
-        run.log_setup(cfg, data)
-        module = build_module(cfg, build_network(cfg, data.genres), data.class_weights())
+        net = build_network(cfg, data.genres)
+        run.log_setup(cfg, data, net)
+        module = build_module(cfg, net, data.class_weights())
         pruning = _pruning(cfg, trainer, trial)
         trainer.callbacks.extend([*run.callbacks(), *pruning])
         with ddp_job(cfg, output_dir):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +53,13 @@ def write_genre_folder(
 
 
 def run_module(
-    module: str, *args: str, cwd: Path, timeout: float = 300
+    module: str, *args: str, cwd: Path, timeout: float = 300, prefix: Sequence[str] = ()
 ) -> subprocess.CompletedProcess:
-    """Run ``python -m module args`` as a user would, in ``cwd``."""
+    """Run ``python -m module args`` as a user would, in ``cwd``; ``prefix`` goes before python
+    (e.g. a command that changes the user's rights)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [*prefix, sys.executable, "-m", module, *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -13,6 +13,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from bad_files import (
+    as_ordinary_user,
+    dangling_symlink,
+    fifo,
+    locked,
+    music,
+    symlink_loop,
+    write_audio,
+)
 from helpers import SHARED, run_module, tone
 from omegaconf import OmegaConf
 
@@ -297,3 +306,37 @@ def test_predict_bad_model_sources_are_one_line(trained: SimpleNamespace, tmp_pa
         predict.main([str(audio), "--model", str(tmp_path)])
     with pytest.raises(GenreError, match="No run 0+ in the MLflow store"):
         predict.main([str(audio), "--run", "0" * 32, "--tracking-uri", trained.uri])
+
+
+def test_predict_skips_every_file_it_cannot_read(trained: SimpleNamespace, tmp_path: Path) -> None:
+    """Files that cannot be read among ones that can: each is skipped with its reason, and every
+    file after it is still predicted."""
+    first = write_audio(tmp_path / "first.flac", music(2.0))
+    last = write_audio(tmp_path / "last.wav", music(2.0, freq=880.0))
+    secret = write_audio(tmp_path / "secret.wav", music(2.0))
+    (tmp_path / "folder.wav").mkdir()
+    unreadable = {
+        symlink_loop(tmp_path / "loop.wav"): "symlink loop",
+        dangling_symlink(tmp_path / "dangling.wav"): "dangling symlink",
+        fifo(tmp_path / "pipe.wav"): "not a regular file (FIFO)",
+        tmp_path / "folder.wav": "a folder, not a file",
+        secret: "permission denied",
+    }
+    files = [first, *unreadable, last]
+    with locked(secret):
+        result = run_module(
+            "genre.predict",
+            *map(str, files),
+            *("--run", trained.run_id, "--tracking-uri", trained.uri, "--json"),
+            cwd=trained.cwd,
+            prefix=as_ordinary_user(),
+        )
+    assert result.returncode == 1, result.stderr[-3000:]
+    out = json.loads(result.stdout)
+    assert [entry["file"] for entry in out] == list(map(str, files))
+    assert "top" in out[0] and "top" in out[-1]
+    assert {entry["file"]: entry["error"] for entry in out[1:-1]} == {
+        str(path): reason for path, reason in unreadable.items()
+    }
+    skipped = [line for line in result.stderr.splitlines() if ": skipped: " in line]
+    assert skipped == [f"genre: {path}: skipped: {reason}" for path, reason in unreadable.items()]

@@ -169,7 +169,7 @@ def test_mtat_missing_root_and_metadata(tmp_path: Path) -> None:
         mtat(config("mtat", root=str(tmp_path / "nowhere"), genre_tags=["rock"]))
     root = mtat_replica(tmp_path / "mtat")
     (root / "clip_info_final.csv").unlink()
-    with pytest.raises(GenreError, match="clip_info_final.csv is missing"):
+    with pytest.raises(GenreError, match="clip_info_final.csv does not exist"):
         mtat(config("mtat", root=str(root), genre_tags=["rock"]))
     # Re-saved with commas: the header is one column, so neither clip_id nor mp3_path is found.
     mtat_replica(root)

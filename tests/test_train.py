@@ -221,3 +221,23 @@ def test_a_diverging_run_is_one_sentence_and_a_failed_run(tiny_folder, tmp_path)
     (run,) = client.search_runs([client.get_experiment_by_name("genre").experiment_id])
     assert run.info.status == "FAILED"
     assert run.data.tags["error"].startswith("GenreError: The training loss is not finite")
+
+
+def test_run_reads_well_in_the_mlflow_ui(trained, tmp_path):
+    """Dataset as an input, a description, the experiment marked as model training, and the
+    figures of what the network sees and of its learning curves."""
+    run, _, work = trained
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    description = run.data.tags["mlflow.note.content"]
+    assert description.startswith("cnn3 on mel (n_fft 1024, 32 mels, up to 8000 Hz, db)")
+    assert f"best val/macro_f1 {run.data.metrics['best_val/macro_f1']:.3f}" in description
+    (used,) = run.inputs.dataset_inputs
+    assert used.dataset.name.startswith("folder:")
+    assert used.dataset.digest == run.data.tags["data.fingerprint"]
+    counts = {tag.key: tag.value for tag in used.tags}
+    assert int(counts["train clips"]) + int(counts["val clips"]) + int(counts["test clips"]) == 27
+    for name in ("inputs.png", "learning_curves.png"):
+        png = Path(client.download_artifacts(run.info.run_id, name, str(tmp_path)))
+        assert png.read_bytes()[:4] == b"\x89PNG"

@@ -4,12 +4,20 @@ array, with the kept clips and the rejected files written beside it.
 Layout of a cache folder ``<cache_dir>/clips-<fingerprint>/``::
 
     audio.f16      float16 [n_clips, clip_samples], row i is clips.csv row i
-    clips.csv      the manifest rows that decoded, plus ``row``, ``seconds``, ``padded``
-    rejected.csv   path, reason (from the adapter and from decoding)
+    clips.csv      the manifest rows that decoded, plus ``seconds``, ``padded``
+    rejected.csv   path, reason (from the adapter, from decoding, duplicates)
     meta.json      fingerprint, sample_rate, clip_samples, counts, format version
 
-The folder is built under a temporary name and renamed when complete, so a killed build never
-leaves a cache that looks whole; the next run simply builds again.
+Paths in the csv files are the bytes the file system holds, also where a name is not UTF-8.
+Every stored sample is finite. The folder is built under a temporary name and renamed when
+complete, so a killed build never leaves a cache that looks whole; the next run builds again.
+
+The same audio twice (one recording under two names or in two formats) would be learnt in train
+and then recognised in test. Clips are therefore compared by a hash of their decoded samples, and
+of identical ones only the first is kept; the others are listed as ``duplicate of <its path>``.
+"First" is in manifest order, except that a copy the source puts in test wins over one in val,
+and val over train or none: the published evaluation sets stay whole (scores stay comparable
+with other work) and the training set loses the copy that would have leaked.
 """
 
 from __future__ import annotations
@@ -29,9 +37,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from genre.data.audio import DecodeError, fix_length, read_mono
+from genre.data.files import FS_ERRORS
 from genre.data.sources import CLIP_COLUMNS, Manifest
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Which copy of duplicate audio is kept: see the module docstring.
+SPLIT_RANK = {"test": 0, "val": 1, "train": 2}
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,17 @@ def open_audio(path: Path, n_clips: int, clip_samples: int, mode: str = "r") -> 
 
 def fingerprint(manifest: Manifest, spec: AudioSpec) -> str:
     """Hash of everything that decides the cache's content: each file's identity (path, size,
-    mtime), its labels, the adapter's rejections, the audio settings and the format version."""
+    mtime, and mode, so that a file made readable is tried again), its labels, the adapter's
+    rejections, the audio settings and the format version."""
     digest = hashlib.sha256(json.dumps([FORMAT_VERSION, spec.__dict__]).encode())
     for row in manifest.clips.itertuples(index=False):
         try:
             stat = os.stat(row.path)
-            identity = (stat.st_size, stat.st_mtime_ns)
+            identity = (stat.st_size, stat.st_mtime_ns, stat.st_mode)
         except OSError:
             identity = None
         digest.update(repr((tuple(row), identity)).encode())
-    digest.update(manifest.rejected.to_csv(index=False).encode())
+    digest.update(manifest.rejected.to_csv(index=False).encode(errors=FS_ERRORS))
     return digest.hexdigest()[:20]
 
 
@@ -93,8 +105,20 @@ def load_or_build(
 
 def read(path: Path) -> Cache:
     meta = json.loads((path / "meta.json").read_text())
-    clips = pd.read_csv(path / "clips.csv", dtype={c: "string" for c in CLIP_COLUMNS})
-    rejected = pd.read_csv(path / "rejected.csv", dtype="string")
+    clips = pd.read_csv(
+        path / "clips.csv",
+        dtype={c: "string" for c in CLIP_COLUMNS},
+        encoding_errors=FS_ERRORS,
+        keep_default_na=False,
+        na_values=[""],
+    )
+    rejected = pd.read_csv(
+        path / "rejected.csv",
+        dtype="string",
+        encoding_errors=FS_ERRORS,
+        keep_default_na=False,
+        na_values=[""],
+    )
     return Cache(path, clips, rejected, meta)
 
 
@@ -108,8 +132,8 @@ def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: in
     open_audio(partial, len(clips), spec.clip_samples, mode="w+").flush()
 
     outcomes = _decode_all(list(clips["path"]), partial, len(clips), spec, workers)
-    seconds = np.array([o[0] for o in outcomes])
-    reasons = [o[1] for o in outcomes]
+    seconds = np.array([o.seconds for o in outcomes])
+    reasons = _duplicates([o.reason for o in outcomes], [o.digest for o in outcomes], clips)
     ok = np.array([r is None for r in reasons], dtype=bool)
 
     audio = open_audio(partial, len(clips), spec.clip_samples, mode="r+")
@@ -125,12 +149,12 @@ def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: in
     kept = clips.iloc[kept_rows].reset_index(drop=True)
     kept["seconds"] = seconds[kept_rows].round(3)
     kept["padded"] = kept["seconds"] < spec.clip_seconds
-    kept.to_csv(partial / "clips.csv", index=False)
+    kept.to_csv(partial / "clips.csv", index=False, errors=FS_ERRORS)
     decode_rejected = pd.DataFrame(
         {"path": clips["path"][~ok], "reason": [r for r in reasons if r is not None]}
     )
     rejected = pd.concat([manifest.rejected, decode_rejected], ignore_index=True)
-    rejected.to_csv(partial / "rejected.csv", index=False)
+    rejected.to_csv(partial / "rejected.csv", index=False, errors=FS_ERRORS)
     meta = {
         "fingerprint": key,
         "format_version": FORMAT_VERSION,
@@ -152,6 +176,26 @@ def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: in
         shutil.rmtree(partial)
 
 
+def _duplicates(
+    reasons: list[str | None], digests: list[str | None], clips: pd.DataFrame
+) -> list[str | None]:
+    """``reasons`` with each decoded clip whose samples equal an earlier one's marked as its
+    duplicate; "earlier" as the module docstring says (held-out splits first, then manifest
+    order)."""
+    reasons = list(reasons)
+    rank = clips["split"].map(SPLIT_RANK).fillna(len(SPLIT_RANK)).to_numpy()
+    first: dict[str, int] = {}
+    for row in sorted(range(len(clips)), key=lambda r: (rank[r], r)):
+        digest = digests[row]
+        if digest is None:
+            continue
+        if digest in first:
+            reasons[row] = f"duplicate of {clips['path'].iat[first[digest]]}"
+        else:
+            first[digest] = row
+    return reasons
+
+
 def _remove_abandoned(path: Path) -> None:
     """Delete the half-built folders of this cache whose builder, a process on this machine, is
     gone. A cache folder may be shared between machines: another host's build is left alone."""
@@ -168,9 +212,19 @@ def _remove_abandoned(path: Path) -> None:
             continue
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What decoding one clip gave: its length, why it was left out (None when kept), and a hash
+    of the samples stored for it (None when left out)."""
+
+    seconds: float
+    reason: str | None
+    digest: str | None
+
+
 def _decode_all(
     paths: list[str], folder: Path, n_clips: int, spec: AudioSpec, workers: int | None
-) -> list[tuple[float, str | None]]:
+) -> list[Outcome]:
     workers = workers or os.cpu_count() or 1
     jobs = [(i, p, str(folder), n_clips, spec) for i, p in enumerate(paths)]
     bar = dict(total=len(jobs), desc="decode", unit="clip", mininterval=0.5)
@@ -181,17 +235,24 @@ def _decode_all(
         return list(tqdm(pool.map(_decode_into, jobs, chunksize=chunksize), **bar))
 
 
-def _decode_into(job: tuple[int, str, str, int, AudioSpec]) -> tuple[float, str | None]:
+def _decode_into(job: tuple[int, str, str, int, AudioSpec]) -> Outcome:
     """Decode one clip straight into its row of the memmap, so audio never crosses processes and
     memory stays flat however large the dataset."""
     row, path, folder, n_clips, spec = job
     try:
         decoded = read_mono(path, spec.sample_rate, max_seconds=spec.clip_seconds)
     except DecodeError as exc:
-        return 0.0, str(exc)
+        return Outcome(0.0, str(exc), None)
     if decoded.seconds < spec.min_seconds:
-        return decoded.seconds, f"too short ({decoded.seconds:.2f} s < {spec.min_seconds} s)"
+        reason = f"too short ({decoded.seconds:.2f} s < {spec.min_seconds} s)"
+        return Outcome(decoded.seconds, reason, None)
+    samples = fix_length(decoded.samples, spec.clip_samples).astype(np.float16)
+    # read_mono's checks and scaling exist so that this never fails: a non-finite sample would
+    # make every loss it touches NaN, far from its cause.
+    if not np.isfinite(samples).all():
+        raise AssertionError(f"{path} would put non-finite samples into the cache")
     audio = open_audio(Path(folder), n_clips, spec.clip_samples, mode="r+")
-    audio[row] = fix_length(decoded.samples, spec.clip_samples)
+    audio[row] = samples
     audio.flush()
-    return min(decoded.seconds, spec.clip_seconds), None
+    digest = hashlib.blake2b(samples.tobytes(), digest_size=16).hexdigest()
+    return Outcome(min(decoded.seconds, spec.clip_seconds), None, digest)

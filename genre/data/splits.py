@@ -32,7 +32,7 @@ def _split_units(
     rng = np.random.default_rng(seed)
     split_of_unit: dict[str, str] = {}
     for genre in sorted(unit_genre.unique()):
-        units = unit_genre.index[unit_genre == genre].to_numpy()
+        units = unit_genre.index[unit_genre == genre].to_numpy(copy=True)  # shuffled in place
         rng.shuffle(units)
         n = len(units)
         if n < MIN_CLIPS_PER_GENRE:

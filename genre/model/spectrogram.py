@@ -51,6 +51,7 @@ class Spectrogram(nn.Module):
         nyquist = sample_rate / 2
         f_max = nyquist if f_max is None else float(f_max)
         hop_length = hop_length or n_fft // 4
+        freqs = torch.linspace(0, nyquist, n_fft // 2 + 1)
         self.kind, self.scale, self.normalize = kind, scale, normalize
         self.log_gain, self.power_dtype = log_gain, power_dtype
         if kind == "mel":
@@ -68,6 +69,8 @@ class Spectrogram(nn.Module):
                 mel_scale=mel_scale,
             )
             self.bins = slice(None)
+            # Each filter's peak: the frequency its row stands for.
+            centres = freqs[self.transform.mel_scale.fb.argmax(dim=0)]
         else:
             self.transform = torchaudio.transforms.Spectrogram(
                 n_fft=n_fft,
@@ -76,9 +79,11 @@ class Spectrogram(nn.Module):
                 power=2.0,
                 pad_mode=pad_mode,
             )
-            freqs = torch.linspace(0, nyquist, n_fft // 2 + 1)
             band = torch.nonzero((freqs >= f_min) & (freqs <= f_max)).flatten()
             self.bins = slice(int(band[0]), int(band[-1]) + 1)
+            centres = freqs[self.bins]
+        self.frequencies = centres.tolist()  # Hz of each output row, for figures
+        self.seconds_per_frame = hop_length / sample_rate
         self.to_db = torchaudio.transforms.AmplitudeToDB("power", top_db)
         self.augment = nn.Sequential(
             *[torchaudio.transforms.FrequencyMasking(freq_mask) for _ in range(freq_masks)],

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-import os
+import re
+import stat
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from genre.data.files import FS_ERRORS, MISSING, file_problem, os_reason
 from genre.errors import GenreError
 
 CLIP_COLUMNS = ["clip_id", "path", "genre", "split", "group"]
@@ -58,30 +61,37 @@ def rejections(paths: Iterable[str], reasons: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame({"path": list(paths), "reason": list(reasons)}, columns=REJECT_COLUMNS)
 
 
+def reason_kind(reason: str) -> str:
+    """What a rejection reason counts as: the reason without its detail, which follows in
+    brackets ("too short (0.20 s < 1 s)"), after a colon ("several genre tags: rock, jazz"), or
+    as the path of the kept copy ("duplicate of /data/a.wav")."""
+    return re.sub(r" \(.*| of /.*|: .*", "", reason, flags=re.DOTALL)
+
+
 def check_files(clips: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``clips`` into rows whose ``path`` is a non-empty file and rejected rows. Empty files
-    are caught here rather than by the decoder because the stat is needed anyway for existence."""
-    reasons = clips["path"].map(_file_problem)
+    """Split ``clips`` into rows whose ``path`` is a non-empty regular file and rejected rows
+    (missing, empty, dangling or looping symlinks, FIFOs, no permission), before any decoding."""
+    reasons = clips["path"].map(file_problem)
     bad = reasons.notna()
     return clips[~bad], rejections(clips.loc[bad, "path"], reasons[bad])
 
 
-def _file_problem(path: str) -> str | None:
-    try:
-        size = os.stat(path).st_size
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing file"
-    return "empty file" if size == 0 else None
-
-
 def existing_root(root: str | None) -> Path:
-    """The dataset root as a Path, or a clear error when it is unset or absent."""
+    """The dataset root as an absolute Path, or a clear error when it is unset or unusable."""
     if root is None:
         raise GenreError("data.root is not set: point it at your dataset, e.g. data.root=/data/x.")
-    path = Path(str(root)).expanduser()
-    if not path.is_dir():
-        raise GenreError(f"Dataset root {path} does not exist: check data.root.")
-    return path.absolute()
+    path = Path(str(root)).expanduser().absolute()
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        reason = os_reason(exc, path)
+        if reason == MISSING:
+            raise GenreError(f"Dataset root {path} does not exist: check data.root.") from exc
+        message = f"Dataset root {path} cannot be used ({reason}): check data.root."
+        raise GenreError(message) from exc
+    if not stat.S_ISDIR(mode):
+        raise GenreError(f"Dataset root {path} is not a folder: check data.root.")
+    return path
 
 
 def read_manifest(data: DictConfig) -> Manifest:
@@ -93,15 +103,47 @@ def read_manifest(data: DictConfig) -> Manifest:
     if data.source not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))
         raise GenreError(f"Unknown data source '{data.source}'; choose one of: {known}.")
-    return drop_duplicates(ADAPTERS[data.source](data))
+    return tidy(ADAPTERS[data.source](data))
 
 
-def drop_duplicates(manifest: Manifest) -> Manifest:
-    """Keep the first row of each clip id (and of each file): a clip counted twice would sit in
-    two splits or weigh double."""
-    clips = manifest.clips
-    dup = clips.duplicated("clip_id") | clips.duplicated("path")
-    if not dup.any():
-        return manifest
-    rejected = pd.DataFrame({"path": clips["path"][dup], "reason": "duplicate clip id or path"})
-    return Manifest(clips[~dup], pd.concat([manifest.rejected, rejected], ignore_index=True))
+def genre_label(name: str) -> str:
+    """A genre name as a class label: its spaces tidied (a trailing space must not make a second
+    class), and text even where it comes from a folder name whose bytes are not UTF-8."""
+    text = name.encode("utf-8", FS_ERRORS).decode("utf-8", "backslashreplace")
+    return " ".join(text.split())
+
+
+def tidy(manifest: Manifest) -> Manifest:
+    """Every adapter's manifest, made consistent: genre labels tidied, rows without one rejected,
+    one row per clip id and per file, and a warning for genres that look like one another."""
+    clips = manifest.clips.copy()
+    clips["genre"] = clips["genre"].map(genre_label, na_action="ignore").replace("", pd.NA)
+    no_genre = clips["genre"].isna()
+    # The first row of each clip id (and of each file): a clip counted twice would sit in two
+    # splits or weigh double.
+    twice = ~no_genre & (clips.duplicated("clip_id") | clips.duplicated("path"))
+    rejected = pd.concat(
+        [
+            manifest.rejected,
+            rejections(clips.loc[no_genre, "path"], ["empty genre"] * int(no_genre.sum())),
+            rejections(clips.loc[twice, "path"], ["duplicate clip id or path"] * int(twice.sum())),
+        ],
+        ignore_index=True,
+    )
+    kept = clips[~no_genre & ~twice]
+    _warn_lookalike_genres(kept["genre"].unique())
+    return Manifest(kept, rejected)
+
+
+def _warn_lookalike_genres(genres: Iterable[str]) -> None:
+    by_key: dict[str, list[str]] = {}
+    for genre in sorted(genres):
+        by_key.setdefault("".join(genre.split()).casefold(), []).append(genre)
+    for names in by_key.values():
+        if len(names) > 1:
+            shown = " and ".join(f"'{name}'" for name in names)
+            warnings.warn(
+                f"Genres {shown} differ only in case or spaces, so they are separate classes: "
+                "rename them alike if they are one genre.",
+                stacklevel=3,
+            )

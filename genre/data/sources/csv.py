@@ -1,43 +1,52 @@
-"""A csv with columns ``path,genre[,split][,group]``; paths are relative to the csv's folder."""
+"""A csv with columns ``path,genre[,split][,group][,clip_id]``; paths are relative to the csv's
+folder. Any file a spreadsheet saves is read: UTF-8 (with or without BOM), UTF-16, Windows-1252,
+separated by commas, TABs or semicolons."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig
 
-from genre.data.sources import SPLITS, Manifest, adapter, check_files
+from genre.data.sources import SPLITS, Manifest, adapter, check_files, rejections
+from genre.data.tables import read_table
 from genre.errors import GenreError
 
 SPLIT_ALIASES = {"training": "train", "validation": "val", "valid": "val", "testing": "test"}
+COLUMNS_HINT = "set data.root to a csv file with columns path,genre[,split][,group]"
 
 
 @adapter("csv")
 def read_csv(data: DictConfig) -> Manifest:
-    table_path = Path(str(data.root)).expanduser()
-    if not table_path.is_file():
-        raise GenreError(
-            f"Dataset csv {table_path} does not exist: set data.root to a csv file with "
-            "columns path,genre[,split][,group]."
-        )
-    table = pd.read_csv(table_path, dtype="string", skipinitialspace=True)
-    table.columns = table.columns.str.strip().str.lower()
+    table_path = Path(str(data.root)).expanduser().absolute()
+    table = read_table(table_path, "Dataset csv", COLUMNS_HINT)
+    table.columns = table.columns.str.lower()
     missing = {"path", "genre"} - set(table.columns)
     if missing:
         raise GenreError(
             f"{table_path} lacks column(s) {', '.join(sorted(missing))}: "
             "it needs path,genre and may have split and group."
         )
-    table = table.dropna(subset=["path", "genre"])
-    table["path"] = [str((table_path.parent / p).resolve()) for p in table["path"]]
-    table["clip_id"] = table.get("clip_id", table["path"])
+    table = table.apply(lambda column: column.str.strip()).replace("", pd.NA)
+    no_path = table["path"].isna()
+    unlisted = rejections(
+        [str(table_path)] * int(no_path.sum()),
+        [f"empty path (line {line})" for line in table.index[no_path]],
+    )
+    table = table[~no_path].copy()
+    # Not resolved: the user's names stay (a symlinked folder is not renamed to its target), and a
+    # symlink loop is rejected by check_files instead of stopping the adapter.
+    table["path"] = [os.path.abspath(os.path.join(table_path.parent, p)) for p in table["path"]]
+    table["clip_id"] = table.get("clip_id", table["path"]).fillna(table["path"])
     if "split" in table:
-        split = table["split"].str.strip().str.lower().replace(SPLIT_ALIASES)
+        split = table["split"].str.lower().replace(SPLIT_ALIASES)
         unknown = sorted(set(split.dropna()) - set(SPLITS))
         if unknown:
             raise GenreError(
                 f"{table_path} has unknown split value(s) {unknown}: use train, val or test."
             )
         table["split"] = split
-    return Manifest(*check_files(table))
+    kept, bad_files = check_files(table)
+    return Manifest(kept, pd.concat([unlisted, bad_files], ignore_index=True))

@@ -12,6 +12,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
+from genre.data.tables import read_rows
 from genre.errors import GenreError
 
 # Nested: each subset holds the tracks of the ones before it. fma_full has every track, untrimmed.
@@ -68,17 +69,25 @@ def _subset_levels(subset: str) -> tuple[str, ...]:
 
 
 def _read_tracks(path: Path) -> pd.DataFrame:
-    """The columns of :data:`COLUMNS`, renamed, indexed by track id (as str)."""
-    if not path.is_file():
-        raise GenreError(
-            f"{path} does not exist; unzip fma_metadata.zip into data.root so that "
-            "fma_metadata/tracks.csv is there."
-        )
-    tracks = pd.read_csv(path, header=[0, 1], index_col=0, dtype=str)
-    missing = [".".join(column) for column in COLUMNS if column not in tracks.columns]
+    """The columns of :data:`COLUMNS`, renamed, indexed by track id (as str), with NA for an
+    empty field. The file has two header rows (section, field), then a row naming the index."""
+    hint = "unzip fma_metadata.zip into data.root so that fma_metadata/tracks.csv is there"
+    rows, _ = read_rows(path, "FMA's track list", hint, sep=",")
+    header = list(zip(*rows[:2], strict=True)) if len(rows) > 1 else []
+    missing = [".".join(column) for column in COLUMNS if column not in header]
     if missing:
         raise GenreError(
             f"{path} has no column {', '.join(missing)}; use the original tracks.csv from "
             "fma_metadata.zip."
         )
-    return tracks[list(COLUMNS)].set_axis(list(COLUMNS.values()), axis=1)
+    body = rows[2:]
+    if body and not any(body[0][1:]):
+        body = body[1:]  # the index's name, track_id
+    positions = [header.index(column) for column in COLUMNS]
+    table = pd.DataFrame(
+        [[row[i] for i in positions] for row in body],
+        index=[row[0] for row in body],
+        columns=list(COLUMNS.values()),
+        dtype=str,
+    )
+    return table.replace("", pd.NA)

@@ -20,7 +20,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from genre.data.audio import AUDIO_EXTENSIONS
+from genre.data.files import os_reason
 from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
+from genre.data.tables import read_text
 from genre.errors import GenreError
 
 GENRES = (
@@ -50,7 +52,7 @@ NOT_IN_SPLIT = "not in the artist-filtered split"
 def gtzan(data: DictConfig) -> Manifest:
     """Manifest of a GTZAN root; see the module docstring."""
     base = _genre_folders(existing_root(data.get("root")))
-    found = _list_audio(base)
+    found, unreadable = _list_audio(base)
     split_dir, stem_split = data.get("split_dir"), data.get("stem_split")
     if stem_split is not None:
         clips, unsplit = _split_by_stem(found, stem_split), rejections([], [])
@@ -65,7 +67,7 @@ def gtzan(data: DictConfig) -> Manifest:
     else:
         clips, unsplit = _apply_split(found, _read_split(split_dir), base)
     kept, bad_files = check_files(clips)
-    return Manifest(kept, pd.concat([unsplit, bad_files], ignore_index=True))
+    return Manifest(kept, pd.concat([unreadable, unsplit, bad_files], ignore_index=True))
 
 
 def _genre_folders(root: Path) -> Path:
@@ -79,24 +81,34 @@ def _genre_folders(root: Path) -> Path:
     )
 
 
-def _list_audio(base: Path) -> pd.DataFrame:
+def _list_audio(base: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every audio file in the ten genre folders, keyed ``genre/stem`` so that list entries match
-    whatever the extension (``.wav`` in the Kaggle copy, ``.au`` in the original)."""
-    rows = [
-        {"key": f"{genre}/{file.stem}", "clip_id": file.stem, "path": str(file), "genre": genre}
-        for genre in GENRES
-        if (base / genre).is_dir()
-        for file in sorted((base / genre).iterdir())
-        # Dot files are macOS resource forks (._blues.00000.au) that some copies carry.
-        if file.suffix.lower() in AUDIO_EXTENSIONS and not file.name.startswith(".")
-    ]
+    whatever the extension (``.wav`` in the Kaggle copy, ``.au`` in the original); and the genre
+    folders that cannot be listed, as rejected rows."""
+    rows, unreadable, reasons = [], [], []
+    for genre in GENRES:
+        folder = base / genre
+        if not folder.is_dir():
+            continue
+        try:
+            files = sorted(folder.iterdir())
+        except OSError as exc:
+            unreadable.append(str(folder))
+            reasons.append(f"unreadable folder ({os_reason(exc, folder)})")
+            continue
+        rows += [
+            {"key": f"{genre}/{file.stem}", "clip_id": file.stem, "path": str(file), "genre": genre}
+            for file in files
+            # Dot files are macOS resource forks (._blues.00000.au) that some copies carry.
+            if file.suffix.lower() in AUDIO_EXTENSIONS and not file.name.startswith(".")
+        ]
     found = pd.DataFrame(rows, columns=["key", "clip_id", "path", "genre"])
     twins = found.loc[found["key"].duplicated(), "key"]
     if len(twins):
         raise GenreError(
             f"GTZAN clip {twins.iloc[0]} is there in two formats under {base}; keep one of them."
         )
-    return found
+    return found, rejections(unreadable, reasons)
 
 
 def _split_by_stem(found: pd.DataFrame, bounds: object) -> pd.DataFrame:
@@ -147,7 +159,8 @@ def _split_folder(split_dir: str | None) -> Traversable:
 
 def _list_keys(listing: Traversable) -> list[str]:
     """Lines such as ``blues/blues.00012.wav`` as ``blues/blues.00012``."""
-    lines = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines()]
+    text = read_text(listing, "GTZAN split list", "point data.split_dir at a folder of split lists")
+    lines = [line.strip() for line in text.splitlines()]
     return ["/".join(Path(line).with_suffix("").parts[-2:]) for line in lines if line]
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
+from genre.data.tables import read_table
 from genre.errors import GenreError
 
 ANNOTATIONS = "annotations_final.csv"
@@ -52,14 +53,9 @@ def mtat(data: DictConfig) -> Manifest:
 
 
 def _read_tsv(path: Path, required: list[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise GenreError(
-            f"{path.name} is missing from {path.parent}; download it from the MagnaTagATune "
-            "page into data.root."
-        )
-    # pandas' default csv quoting unwraps the double quotes around every value and header.
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    table.columns = table.columns.str.strip()
+    hint = "download it from the MagnaTagATune page into data.root"
+    # The csv reader unwraps the double quotes around every value and header.
+    table = read_table(path, "MagnaTagATune's", hint, sep="\t")
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise GenreError(
@@ -103,12 +99,8 @@ def _genres_from_map(table: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Ser
 
 def _read_genre_map(path: Path) -> tuple[str, pd.Series]:
     """The column the map is keyed by, and normalised key -> genre."""
-    if not path.is_file():
-        raise GenreError(f"data.genre_map {path} does not exist; point it at your genre csv.")
-    with path.open(encoding="utf-8") as handle:
-        sep = "\t" if "\t" in handle.readline() else ","
-    table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    table.columns = table.columns.str.strip().str.lower()
+    table = read_table(path, "data.genre_map", "point it at your genre csv")
+    table.columns = table.columns.str.lower()
     key = next((k for k in MAP_KEYS if k in table.columns), None)
     if key is None or "genre" not in table.columns:
         raise GenreError(
