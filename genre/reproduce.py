@@ -20,13 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
+from genre.config import DataConfig
 from genre.errors import GenreError, first_line, user_errors
-from genre.util import CONF_DIR
 
 CONFIG_ARTIFACT = "config.yaml"
 COMPARED_PREFIXES = ("best_", "val/", "test/")  # train/* is the same numbers seen mid-epoch
-# Where this machine keeps its caches (the data config's default), not where the original did.
-DATA_DEFAULTS = CONF_DIR / "data" / "folder.yaml"
 _MISSING = object()
 TRAIN_KEYS = ("data", "features", "model", "optim", "trainer", "mlflow", "optuna", "seed")
 
@@ -114,7 +112,7 @@ def for_reproduction(
     cfg.mlflow.run_name = f"{run_name} (reproduced)"
     # The cache is found by content fingerprint wherever it lives; the original machine's path
     # may not even exist here.
-    cfg.data.cache_dir = OmegaConf.load(DATA_DEFAULTS).cache_dir
+    cfg.data.cache_dir = DataConfig.cache_dir  # this machine's default, not the original's
     return cfg
 
 

@@ -162,9 +162,9 @@ def test_bad_input_is_one_clear_sentence(tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_a_failing_run_is_recorded_failed_with_its_error(tiny_folder, tmp_path):
-    """A bad config combination (f_max above Nyquist) fails inside the run, so a sweep's trial
-    that fails this way shows in MLflow as FAILED with the reason."""
+def test_a_bad_config_combination_stops_before_any_run(tiny_folder, tmp_path):
+    """A combination that no single value shows (f_max above Nyquist at the data's rate) is
+    checked with the config, before any data is read or any run is opened."""
     uri = f"sqlite:///{tmp_path}/m.db"
     result = run_module(
         "genre.train",
@@ -177,13 +177,11 @@ def test_a_failing_run_is_recorded_failed_with_its_error(tiny_folder, tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "f_max=12000" in result.stderr
-    mlflow.set_tracking_uri(uri)
-    (run,) = mlflow.search_runs(experiment_names=["fails"], output_format="list")
-    assert run.info.status == "FAILED"
-    assert run.data.tags["trial_state"] == "FAIL"
-    assert "GenreError" in run.data.tags["error"] and "f_max" in run.data.tags["error"]
-    assert len(run.data.tags["data.fingerprint"]) == 20
+    assert result.stderr.strip().splitlines()[-1] == (
+        "genre: features.f_max=12000 is above 8000 Hz, half of data.sample_rate=16000: lower "
+        "it, or null for 8000 Hz."
+    )
+    assert not (tmp_path / "m.db").exists()
 
 
 def test_a_runs_record_masks_the_study_storage_password() -> None:

@@ -156,7 +156,9 @@ def skewed(tmp_path_factory) -> Path:
     for genre, count, freq in (("Big", 12, 300.0), ("Small", 4, 900.0), ("Tiny", 4, 2500.0)):
         for i in range(count):
             t = np.arange(3 * RATE) / RATE
-            sf.write(root / f"{genre}{i}.wav", 0.3 * np.sin(2 * np.pi * freq * t), RATE)
+            # A pitch per clip: identical audio would be dropped as duplicates.
+            pitch = freq * (1 + 0.02 * i)
+            sf.write(root / f"{genre}{i}.wav", 0.3 * np.sin(2 * np.pi * pitch * t), RATE)
             split = "val" if i == 0 else "test" if i == 1 else "train"
             rows.append(f"{genre}{i}.wav,{genre},{split}")
     (root / "clips.csv").write_text("\n".join(rows) + "\n")
