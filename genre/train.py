@@ -100,7 +100,7 @@ def _trial_and_run(
         return
     # DDP processes, each with data.batch_size clips per step.
     tags = {"genre.world_size": str(trainer.world_size), **tags}
-    with job_trial(cfg.optuna) as trial, tracked_run(cfg, trial, tags) as run:
+    with job_trial() as trial, tracked_run(cfg, trial, tags) as run:
         yield trial, run
 
 

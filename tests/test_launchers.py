@@ -179,7 +179,7 @@ def test_a_batch_whose_job_process_dies_runs_again(workdir: Path) -> None:
         workdir,
         "x=interval(0, 1)",
         "kind=crash",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/genre_sampler=random",
         "hydra.sweeper.n_trials=2",
         "hydra.launcher.n_jobs=2",
         "epochs=2",
@@ -204,7 +204,7 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     # A finished trial that scored 2.0 at epoch 1, which no macro-F1 reaches, makes the median
     # pruner's verdict certain: the 2-epoch trial is pruned after its second epoch, while the
     # 1-epoch trial ends within the warm-up (epoch 0) and completes.
-    storage = open_storage(normalize_storage(None, workdir))
+    storage = open_storage(normalize_storage("sqlite:///optuna.db", workdir))
     study = optuna.create_study(study_name="e2e_joblib", storage=storage, direction="maximize")
     epochs = {"trainer.max_epochs": CategoricalDistribution([1, 2])}
     study.add_trial(
@@ -221,8 +221,8 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     overrides = [
         *("data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"),
         "trainer.max_epochs=1,2",
-        "hydra/sweeper/sampler=random",
-        "hydra/sweeper/pruner=median",
+        "hydra/sweeper/genre_sampler=random",
+        "hydra/sweeper/genre_pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=1",
         "hydra.sweeper.pruner.n_warmup_steps=1",
         "hydra.sweeper.study_name=e2e_joblib",

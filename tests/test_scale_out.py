@@ -10,9 +10,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import optuna
 import pytest
+import yaml
 from helpers import MlflowServer, free_port
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
@@ -28,9 +30,10 @@ from test_sweeper import (
     sweep_error,
 )
 
+from genre.util import without_password
 from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 
-TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
+TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/genre_pruner=none")
 
 
 def start_worker(cwd: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -289,6 +292,36 @@ def test_a_tracking_server_that_goes_away_stops_the_sweep_and_loses_nothing(
     assert "RUNNING" not in {r.info.status for r in runs}
     finished = {r.info.run_id for r in runs if r.info.status == "FINISHED"}
     assert {t.user_attrs["mlflow_run_id"] for t in complete} <= finished
+
+
+def test_jobs_in_other_processes_open_a_password_protected_study(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Joblib's workers load their trials from PostgreSQL with the password of their own
+    hydra.sweeper.storage: the environment the sweeper gives each job names the storage without
+    it, and so do the job's task overrides and config (hydra.yaml keeps the user's own
+    hydra.sweeper.storage, as the user wrote it)."""
+    run_sweep(
+        tmp_path,
+        "sweeps=prune",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        f"hydra.sweeper.storage={postgres_url}",
+    )
+    trials = load_trials(tmp_path, "prune", postgres_url)
+    assert len({t.user_attrs["pid"] for t in trials}) == 2  # not the sweeper's process
+    assert all(t.intermediate_values for t in trials)  # every job reported to its trial
+    assert TrialState.PRUNED in states(trials)
+    password = urlsplit(postgres_url).password
+    assert password
+    jobs = list(tmp_path.glob("multirun/*/*/*/.hydra"))
+    assert len(jobs) == len(trials)
+    for job in jobs:
+        env = yaml.safe_load((job / "hydra.yaml").read_text())["hydra"]["job"]["env_set"]
+        assert env["GENRE_OPTUNA_STORAGE"] == without_password(postgres_url)
+        for name in ("overrides.yaml", "config.yaml"):
+            assert password not in (job / name).read_text()
 
 
 def test_admission_lock_keeps_concurrent_asks_within_n_trials(postgres_url: str) -> None:

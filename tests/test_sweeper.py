@@ -16,7 +16,6 @@ import pytest
 from helpers import ROOT, TINY_RUN
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
@@ -70,9 +69,22 @@ def test_command_line_overrides_win_and_fixed_ones_pass_through() -> None:
 
 def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
     space = parse_search_space(
-        {"x": "range(0, 1, step=0.25)", "k": "a,null", "n": "range(1, 3)"}, []
+        {
+            "x": "range(0, 1, step=0.25)",
+            "k": "a,null",
+            "n": "range(1, 3)",
+            "m": "range(-1.0, 1.0, step=1)",
+        },
+        [],
     )
-    assert space.grid() == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "k": ["a", None], "n": [1, 2, 3]}
+    # As in the published plugin (and Hydra's own range), the grid stops before range's end;
+    # the other samplers draw from Optuna's distribution, which includes it.
+    assert space.grid() == {
+        "x": [0.0, 0.25, 0.5, 0.75],
+        "k": ["a", None],
+        "n": [1, 2],
+        "m": [-1.0, 0.0],
+    }
     with pytest.raises(GenreError, match="continuous"):
         parse_search_space({"lr": "tag(log, interval(0.001, 1))"}, []).grid()
 
@@ -104,7 +116,7 @@ def test_values_round_trip_through_hydra_overrides(value: object) -> None:
 
 
 def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) -> None:
-    assert normalize_storage(None, tmp_path) == f"sqlite:///{tmp_path}/optuna.db"
+    assert normalize_storage(None, tmp_path) is None  # in memory
     assert normalize_storage("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path}/a/b.db"
     assert normalize_storage("runs.log", tmp_path) == f"journal:{tmp_path}/runs.log"
     assert normalize_storage("journal:/srv/j", tmp_path) == "journal:/srv/j"
@@ -116,12 +128,8 @@ def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) ->
 
 
 def test_a_single_run_has_no_trial() -> None:
-    for optuna_cfg in (
-        None,
-        OmegaConf.create({"study_name": None, "storage": None, "trial_id": None}),
-    ):
-        with job_trial(optuna_cfg) as trial:
-            assert trial is None
+    with job_trial() as trial:
+        assert trial is None
 
 
 # --- sweeps of the toy app ----------------------------------------------------------------
@@ -276,7 +284,7 @@ def test_median_pruner_prunes_with_a_journal_storage(workdir: Path) -> None:
 
 
 def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> None:
-    url = normalize_storage(None, workdir)
+    url = normalize_storage("sqlite:///optuna.db", workdir)
     study = optuna.create_study(study_name="stale", storage=open_storage(url), direction="maximize")
     study.enqueue_trial({"x": 0.3, "kind": "b"})
     space = {"x": FloatDistribution(0, 1), "kind": CategoricalDistribution(["a", "b"])}
@@ -289,7 +297,7 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
         workdir,
         "x=interval(0, 1)",
         "kind=a,b",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/genre_sampler=random",
         "hydra.sweeper.study_name=stale",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.heartbeat_interval=1",
@@ -315,7 +323,7 @@ def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> N
     tiny = ["data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"]
     sweep = [
         "features=mel,stft",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/genre_sampler=grid",
         "hydra.sweeper.study_name=e2e",
         "mlflow.experiment=e2e",
     ]

@@ -3,8 +3,8 @@
 | syntax                         | Optuna distribution                                  |
 | ------------------------------ | ---------------------------------------------------- |
 | `choice(a, b)`, `a,b`          | CategoricalDistribution                              |
-| `range(a, b, step=s)`          | IntDistribution / FloatDistribution(a, b, step=s);   |
-|                                | `b` is included, as in the published plugin          |
+| `range(a, b, step=s)`          | IntDistribution / FloatDistribution(a, b, step=s):   |
+|                                | `b` can be drawn; the grid sampler stops before `b`  |
 | `shuffle(range(...))`          | CategoricalDistribution of the range's values        |
 | `interval(a, b)`               | FloatDistribution(a, b)                              |
 | `int(interval(a, b))`          | IntDistribution(a, b)                                |
@@ -44,13 +44,16 @@ _PARSER = OverridesParser.create()
 @dataclass(frozen=True)
 class SearchSpace:
     """Swept parameters as Optuna distributions; fixed overrides (`key` -> the override as
-    written, e.g. `seed=3`, `~z`) are passed to every job unchanged."""
+    written, e.g. `seed=3`, `~z`) are passed to every job unchanged, and each trial keeps their
+    values (`key` -> the value as written, e.g. `3`) as user attrs."""
 
     distributions: dict[str, BaseDistribution]
     fixed: dict[str, str]
+    fixed_values: dict[str, str]
 
     def grid(self) -> dict[str, list[CategoricalChoiceType]]:
-        """Every value of every parameter, for GridSampler."""
+        """Every value of every parameter, for GridSampler, as the published plugin makes them:
+        `range(a, b, step=s)` stops before `b`, as Hydra's own range does."""
         return {name: _grid_values(name, d) for name, d in self.distributions.items()}
 
     def overrides(self, params: Mapping[str, Any]) -> list[str]:
@@ -69,16 +72,50 @@ def parse_search_space(
     lines = [f"{key}={_as_override_text(value)}" for key, value in params.items()]
     distributions: dict[str, BaseDistribution] = {}
     fixed: dict[str, str] = {}
+    fixed_values: dict[str, str] = {}
     for override in (parser or _PARSER).parse_overrides([*lines, *arguments]):
         key = override.get_key_element()
         distributions.pop(key, None)
         fixed.pop(key, None)
+        fixed_values.pop(key, None)
         if override.is_sweep_override():
             distributions[key] = to_distribution(override)
         else:
             assert override.input_line is not None
             fixed[key] = override.input_line
-    return SearchSpace(distributions, fixed)
+            fixed_values[key] = override.get_value_element_as_str()
+    return SearchSpace(distributions, fixed, fixed_values)
+
+
+def params_of_search_space(search_space: Mapping[str, Any]) -> dict[str, str]:
+    """hydra-optuna-sweeper 1.1's `search_space` entries (`type`, `low`, `high`, `step`, `log`,
+    `choices`) written in `params` syntax, with the distribution that plugin made of each."""
+    params = {}
+    for name, entry in search_space.items():
+        kind = str(entry.get("type"))
+        if kind == "categorical":
+            params[name] = f"choice({', '.join(format_value(c) for c in entry['choices'])})"
+            continue
+        if kind not in ("int", "float"):
+            raise GenreError(
+                f"hydra.sweeper.search_space.{name} has type {kind!r}; write it as "
+                "hydra.sweeper.params, e.g. `interval(0, 1)` or `choice(a, b)`."
+            )
+        number = int if kind == "int" else float
+        low, high = number(entry["low"]), number(entry["high"])
+        step = entry.get("step")
+        if entry.get("log"):
+            params[name] = f"tag(log, {_interval(kind, low, high)})"
+        elif step is not None and (kind == "float" or int(step) != 1):
+            params[name] = f"range({low!r}, {high!r}, step={number(step)!r})"
+        else:
+            params[name] = _interval(kind, low, high)
+    return params
+
+
+def _interval(kind: str, low: float, high: float) -> str:
+    interval = f"interval({low!r}, {high!r})"
+    return f"int({interval})" if kind == "int" else interval
 
 
 def format_value(value: Any) -> str:
@@ -144,7 +181,7 @@ def _grid_values(name: str, distribution: BaseDistribution) -> list[CategoricalC
             "use choice(...), a comma list or range(a, b, step=s)."
         )
     assert isinstance(distribution, (IntDistribution, FloatDistribution))
-    count = round((distribution.high - distribution.low) / step) + 1
+    count = int((distribution.high - distribution.low) // step)
     return _points(distribution.low, step, count)
 
 

@@ -1,6 +1,6 @@
 """The study's storage, shared by the sweeper and the jobs: storage URLs, opening a storage
 (with heartbeats, also for journal files), the admission lock that keeps workers to exactly
-`n_trials`, the heartbeat thread, and the pruners a job rebuilds from the study."""
+`n_trials`, and the heartbeat thread."""
 
 from __future__ import annotations
 
@@ -10,21 +10,14 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
-from optuna.pruners import (
-    BasePruner,
-    HyperbandPruner,
-    MedianPruner,
-    NopPruner,
-    SuccessiveHalvingPruner,
-)
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
@@ -34,15 +27,7 @@ from ._optuna import BaseHeartbeat, trial_id
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///optuna.db"
 JOURNAL_PREFIX = "journal:"
-
-PRUNERS: dict[str, type[BasePruner]] = {
-    "median": MedianPruner,
-    "successive_halving": SuccessiveHalvingPruner,
-    "hyperband": HyperbandPruner,
-    "none": NopPruner,
-}
 
 _SCHEMA_ATTEMPTS = 3
 _CONNECT_TIMEOUT_S = 10
@@ -52,16 +37,18 @@ _ADVISORY_LOCK_SPACE = 0x67656E72  # "genr"
 StaleTrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
-def normalize_storage(spec: str | None, cwd: Path) -> str:
+def normalize_storage(spec: str | None, cwd: Path) -> str | None:
     """Return `hydra.sweeper.storage` as an absolute URL that a job in any directory can open.
 
-    None means `sqlite:///optuna.db` in `cwd`; `journal:PATH` or a path ending in `.log` is an
-    Optuna journal file; anything else is a SQLAlchemy URL (sqlite, postgresql, mysql...).
+    None stays None: a study in memory, in the sweeper's process. `journal:PATH` or a path
+    ending in `.log` is an Optuna journal file; anything else is a SQLAlchemy URL (sqlite,
+    postgresql, mysql...), relative paths taken from `cwd`.
     """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    spec = spec or DEFAULT_STORAGE
+    if spec is None:
+        return None
     if spec.startswith(JOURNAL_PREFIX) or (spec.endswith(".log") and "://" not in spec):
         path = Path(spec.removeprefix(JOURNAL_PREFIX)).expanduser()
         return JOURNAL_PREFIX + os.path.normpath(cwd / path)
@@ -74,26 +61,30 @@ def normalize_storage(spec: str | None, cwd: Path) -> str:
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise GenreError(
-                "An in-memory SQLite study cannot be shared with the jobs; "
-                "give hydra.sweeper.storage a file, e.g. sqlite:///optuna.db."
+                "An in-memory SQLite database cannot be shared with the jobs; give "
+                "hydra.sweeper.storage a file, e.g. sqlite:///optuna.db, or null for a study "
+                "in the sweeper's memory."
             )
         url = url.set(database=os.path.normpath(cwd / Path(url.database).expanduser()))
     return url.render_as_string(hide_password=False)
 
 
 def open_storage(
-    url: str,
+    url: str | None,
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
     stale_trial_callback: StaleTrialCallback | None = None,
 ) -> BaseStorage:
-    """Open a storage from a `normalize_storage` URL.
+    """Open a storage from a `normalize_storage` URL; None is a new study in memory, which has
+    no heartbeats.
 
     With `heartbeat_interval`, `optuna.storages.fail_stale_trials` fails running trials whose
     heartbeat is older than `grace_period` (default: two intervals) and calls
     `stale_trial_callback` on each.
     """
+    if url is None:
+        return InMemoryStorage()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         if url.startswith(JOURNAL_PREFIX):
@@ -139,8 +130,12 @@ def admission(storage: BaseStorage, study_id: int) -> Iterator[None]:
     never ask more than `n_trials` (Optuna's own MaxTrialsCallback overshoots by up to one trial
     per worker). The lock is the database's or the file system's, so it dies with its holder: a
     PostgreSQL advisory lock for the length of a transaction, `flock` next to a SQLite file or a
-    journal file. Other databases go without and may overshoot.
+    journal file. A study in memory has one worker and needs none. Other databases go without and
+    may overshoot.
     """
+    if isinstance(storage, InMemoryStorage):
+        yield
+        return
     if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql":
         from sqlalchemy import text
 
@@ -251,12 +246,3 @@ class Heartbeat:
                 pass  # the sweeper told the result already
             except Exception as e:  # a missed beat is harmless; the next one may get through
                 log.warning("Heartbeat of Optuna trial id %d failed: %s", beating, e)
-
-
-def make_pruner(settings: Mapping[str, Any] | None) -> BasePruner:
-    """Build a pruner from `{"name": ..., **kwargs}`; None means no pruning."""
-    kwargs = dict(settings or {"name": "none"})
-    name = kwargs.pop("name")
-    if name not in PRUNERS:
-        raise GenreError(f"Unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}.")
-    return PRUNERS[name](**kwargs)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import distribution_to_json
 from optuna.exceptions import (
@@ -25,7 +29,8 @@ from optuna.exceptions import (
     ExperimentalWarning,
     UpdateFinishedTrialError,
 )
-from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
+from optuna.pruners import BasePruner
+from optuna.samplers import BaseSampler, CmaEsSampler, GPSampler, GridSampler, QMCSampler
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -33,35 +38,63 @@ from genre.errors import GenreError, first_line
 from genre.util import without_password
 
 from ._optuna import fail_running, job_exception, study_id, trial_id
-from ._search_space import SearchSpace, format_value, parse_search_space
-from ._storage import Heartbeat, admission, make_pruner, normalize_storage, open_storage
-from ._tracking import StudyRun, print_summary
-from .job import SETTINGS_ATTR
+from ._search_space import (
+    SearchSpace,
+    format_value,
+    params_of_search_space,
+    parse_search_space,
+)
+from ._storage import Heartbeat, admission, normalize_storage, open_storage
+from ._tracking import StudyRun, objective_name, report
+from .job import (
+    PARENT_RUN_ENV,
+    STORAGE_ENV,
+    STUDY_ENV,
+    TRIAL_ID_ENV,
+    TRIAL_NUMBER_ENV,
+    _sweeper_studies,
+)
 
 log = logging.getLogger(__name__)
 
-SAMPLERS: dict[str, type[BaseSampler]] = {
-    "tpe": TPESampler,
-    "random": RandomSampler,
-    "cmaes": optuna.samplers.CmaEsSampler,
-    "gp": GPSampler,
+# Packages Optuna imports only when a sampler first samples, after a trial was asked: checked
+# before any trial is.
+_SAMPLER_PACKAGES: dict[type[BaseSampler], tuple[str, ...]] = {
+    CmaEsSampler: ("cmaes",),
+    GPSampler: ("scipy", "torch"),
+    QMCSampler: ("scipy",),
 }
-_SAMPLER_PACKAGES = {"cmaes": ("cmaes",), "gp": ("scipy", "torch")}
 # Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
 SPACE_ATTR = "genre_search_space"
 """Study user attr with the search space and objective, which a resuming sweep must share."""
 # Seconds between looks at a study whose last trials run on other workers.
 _POLL_S = 5.0
+_DIRECTIONS = ("minimize", "maximize")
 
 
 @contextmanager
 def _quiet_optuna() -> Iterator[None]:
-    """Silence warnings that say heartbeat and ask/tell are experimental or meant for optimize()."""
+    """Silence warnings that say heartbeat, ask/tell or a sampler are experimental, or meant for
+    optimize()."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         yield
+
+
+class FailureRateExceeded(GenreError):
+    """More of a batch's trials failed than hydra.sweeper.max_failure_rate allows."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial's job ended, as Optuna is told: its state, its values when COMPLETE, and why
+    when FAIL."""
+
+    state: TrialState
+    values: list[float] | None = None
+    error: str | None = None
 
 
 class OptunaSweep(Sweeper):
@@ -70,29 +103,44 @@ class OptunaSweep(Sweeper):
         *,
         sampler: DictConfig,
         pruner: DictConfig,
+        direction: Any,
+        storage: str | None,
+        study_name: str | None,
         n_trials: int,
         n_jobs: int,
-        direction: Any,
-        study_name: str | None,
-        storage: str | None,
+        max_failure_rate: float,
+        params: DictConfig | None,
+        custom_search_space: str | None,
+        search_space: DictConfig | None,
         heartbeat_interval: int | None,
         grace_period: int | None,
         max_retries: int,
-        params: DictConfig | None,
     ) -> None:
+        if search_space:
+            rewritten = params_of_search_space(OmegaConf.to_container(search_space))
+            raise GenreError(
+                "hydra.sweeper.search_space is hydra-optuna-sweeper 1.1's syntax, which this "
+                "sweeper does not read; write it as hydra.sweeper.params: "
+                + yaml.safe_dump(rewritten, default_flow_style=True, width=10**6).strip()
+            )
         if n_trials < 1 or n_jobs < 1:
             raise GenreError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be at least 1.")
-        self.sampler_cfg = OmegaConf.to_container(sampler)
-        self.pruner_cfg = OmegaConf.to_container(pruner)
+        if not 0.0 <= max_failure_rate <= 1.0:
+            raise GenreError("hydra.sweeper.max_failure_rate must be between 0.0 and 1.0.")
+        self.sampler_cfg = sampler
+        self.pruner_cfg = pruner
+        self.directions = _directions(direction)
+        self.storage_url = normalize_storage(storage, Path.cwd())
+        self.study_name = study_name
         self.n_trials = n_trials
         self.n_jobs = n_jobs
-        self.direction = getattr(direction, "name", str(direction))
-        self.study_name = study_name
-        self.storage_url = normalize_storage(storage, Path.cwd())
+        self.max_failure_rate = max_failure_rate
+        self.params: Mapping[str, Any] = OmegaConf.to_container(params) if params else {}
+        self.custom_search_space = custom_search_space
+        self.extend_trial = _search_space_function(custom_search_space)
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.max_retries = max_retries
-        self.params: Mapping[str, Any] = OmegaConf.to_container(params) if params else {}
         self.job_idx = 0
         self.lost_batches = 0  # in a row; see _launch
         self.run: StudyRun | None = None
@@ -106,11 +154,6 @@ class OptunaSweep(Sweeper):
         task_function: TaskFunction,
         config: DictConfig,
     ) -> None:
-        if OmegaConf.select(config, "optuna") is None:
-            raise GenreError(
-                "The task config needs an `optuna:` block (study_name, storage, "
-                "trial_id, all null) for the sweeper to fill in."
-            )
         self.config = config
         self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -121,23 +164,32 @@ class OptunaSweep(Sweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space = parse_search_space(self.params, arguments, parser)
         sampler, n_trials = self._sampler(space)
+        pruner = _make("pruner", self.pruner_cfg, BasePruner)
         storage = self._storage()
-        study = self._study(storage, sampler, space)
+        study = self._study(storage, sampler, pruner, space)
         self._save_multirun_config()
+        sweep_dir = Path(self.config.hydra.sweep.dir)
         with admission(storage, study_id(study)):
-            self.run = StudyRun.open(self.config, study, self._description(space, n_trials))
+            self.run = StudyRun.open(
+                self.config, study, self._description(space, n_trials, sampler, pruner)
+            )
         if self.run is not None:
             self.run.close_dead_runs(study.get_trials(deepcopy=False))
+        _sweeper_studies[study.study_name] = study
         try:
             returns = self._loop(study, storage, space, n_trials)
         except BaseException as e:
             if self.run is not None:
                 self.run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+            if isinstance(e, FailureRateExceeded):
+                report(study, self.config, sweep_dir)
             raise
+        finally:
+            del _sweeper_studies[study.study_name]
         if self.run is not None:
             with admission(storage, study_id(study)):
                 self.run.finish(study)
-        print_summary(study, self.config, Path(self.config.hydra.sweep.dir))
+        report(study, self.config, sweep_dir)
         return returns
 
     def _loop(
@@ -193,29 +245,73 @@ class OptunaSweep(Sweeper):
         trials: list[optuna.Trial],
         space: SearchSpace,
     ) -> Sequence[JobReturn]:
-        batch = [space.overrides(trial.params) + self._contract(study, trial) for trial in trials]
+        self._configure(study, trials, space)
+        batch = [space.overrides(trial.params) + self._context(study, trial) for trial in trials]
         log.info("Launching trials %s", ", ".join(str(t.number) for t in trials))
         results = self._launch(study, storage, trials, batch)
         if results is None:
             return []
-        outcomes = [_outcome(t.number, r) for t, r in zip(trials, results, strict=True)]
+        outcomes = [
+            _outcome(t.number, r, len(self.directions))
+            for t, r in zip(trials, results, strict=True)
+        ]
         failed = [
-            t for t, (state, _) in zip(trials, outcomes, strict=True) if state == TrialState.FAIL
+            (trial, outcome)
+            for trial, outcome in zip(trials, outcomes, strict=True)
+            if outcome.state == TrialState.FAIL
         ]
         lost = self.run.unreachable() if failed and self.run is not None else None
-        for trial, (state, values) in zip(trials, outcomes, strict=True):
-            if lost is None or state != TrialState.FAIL:
-                self._tell(study, trial, state, values)
+        for trial, outcome in zip(trials, outcomes, strict=True):
+            if lost is None or outcome.state != TrialState.FAIL:
+                self._tell(study, trial, outcome)
         if lost is not None:
             # The jobs failed because they could not log; their configurations are not at fault.
-            self._requeue(study, failed)
+            self._requeue(study, [trial for trial, _ in failed])
             raise GenreError(
                 f"The MLflow tracking server {self.run.uri} stopped answering ({lost}). "
                 f"The study keeps its finished trials and trials "
-                f"{', '.join(str(t.number) for t in failed)} will run again: bring the server "
-                "back and run the same command to resume."
+                f"{', '.join(str(trial.number) for trial, _ in failed)} will run again: bring "
+                "the server back and run the same command to resume."
+            )
+        if failed and len(failed) / len(trials) > self.max_failure_rate:
+            trial, outcome = failed[0]
+            raise FailureRateExceeded(
+                f"Trial {trial.number} failed ({outcome.error}): {len(failed)} of the batch's "
+                f"{len(trials)} trials failed, more than hydra.sweeper.max_failure_rate="
+                f"{self.max_failure_rate:g} allows; fix the job, or raise max_failure_rate to go "
+                "on past failing trials."
             )
         return results
+
+    def _configure(
+        self, study: optuna.Study, trials: list[optuna.Trial], space: SearchSpace
+    ) -> None:
+        """As the published plugin does: keep the fixed overrides' values as each trial's user
+        attrs, then let `custom_search_space` suggest more parameters. A mistake there fails the
+        batch's trials and stops the sweep."""
+        try:
+            for trial in trials:
+                for key, value in space.fixed_values.items():
+                    trial.set_user_attr(key, value)
+                if self.extend_trial is None:
+                    continue
+                self.extend_trial(self.config, trial)
+                fixed = sorted(trial.params.keys() & space.fixed_values.keys())
+                if fixed:
+                    raise GenreError(
+                        f"hydra.sweeper.custom_search_space {self.custom_search_space} suggests "
+                        f"{', '.join(fixed)}, which the overrides fix; suggest only parameters "
+                        "the overrides leave free."
+                    )
+        except Exception as e:
+            for trial in trials:
+                study.tell(trial, state=TrialState.FAIL)
+            if isinstance(e, GenreError):
+                raise
+            raise GenreError(
+                f"hydra.sweeper.custom_search_space {self.custom_search_space} raised "
+                f"{type(e).__name__}: {first_line(e)}."
+            ) from e
 
     def _launch(
         self,
@@ -258,15 +354,9 @@ class OptunaSweep(Sweeper):
         self.job_idx += len(results)
         return results
 
-    def _tell(
-        self,
-        study: optuna.Study,
-        trial: optuna.Trial,
-        state: TrialState,
-        values: list[float] | None,
-    ) -> None:
+    def _tell(self, study: optuna.Study, trial: optuna.Trial, outcome: Outcome) -> None:
         try:
-            study.tell(trial, values, state=state, skip_if_finished=True)
+            study.tell(trial, outcome.values, state=outcome.state, skip_if_finished=True)
         except RuntimeError as e:
             # GridSampler calls study.stop() when its grid is used up; that only works inside
             # study.optimize(), but the trial's state is stored before the error.
@@ -302,41 +392,53 @@ class OptunaSweep(Sweeper):
         if self.run is not None:
             self.run.close_dead_runs(failed)
 
-    def _contract(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
-        """The overrides that tell a job which trial it runs (see .job.job_trial)."""
-        values: dict[str, Any] = {
-            "optuna.study_name": study.study_name,
-            "optuna.storage": self.storage_url,
-            "optuna.trial_id": trial_id(trial),
-            "optuna.trial_number": trial.number,
+    def _context(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
+        """How a job learns its trial (see .job): environment variables set through
+        `hydra.job.env_set`, which Hydra applies around the task function under every launcher
+        and keeps out of the job's own overrides and `hydra.job.override_dirname`."""
+        env: dict[str, Any] = {
+            STUDY_ENV: study.study_name,
+            TRIAL_ID_ENV: trial_id(trial),
+            TRIAL_NUMBER_ENV: trial.number,
         }
+        if self.storage_url is not None:
+            env[STORAGE_ENV] = without_password(self.storage_url)
         if self.run is not None:
-            values["mlflow.parent_run_id"] = self.run.run_id
-        return [f"{key}={format_value(value)}" for key, value in values.items()]
+            env[PARENT_RUN_ENV] = self.run.run_id
+        # `++`: whether or not the app's config sets the variable too. (Launchers log these
+        # beside the trial's parameters: they hide plain `hydra.` overrides only.)
+        return [f"++hydra.job.env_set.{key}={format_value(value)}" for key, value in env.items()]
 
     def _sampler(self, space: SearchSpace) -> tuple[BaseSampler, int]:
-        """The configured sampler, and n_trials capped at the grid's size for the grid sampler."""
-        kwargs = dict(self.sampler_cfg)
-        name = kwargs.pop("name")
-        with _quiet_optuna():
-            if name == "grid":
-                grid = space.grid()
-                size = math.prod(len(values) for values in grid.values())
-                if size < self.n_trials:
-                    log.info("The grid has %d points: n_trials lowered to %d", size, size)
-                return optuna.samplers.GridSampler(grid, **kwargs), min(size, self.n_trials)
-            if name not in SAMPLERS:
-                raise GenreError(
-                    f"Unknown sampler {name!r}; choose one of grid, {', '.join(SAMPLERS)}."
-                )
-            # Optuna imports these only when sampling, after a trial was asked; check first.
-            missing = [pkg for pkg in _SAMPLER_PACKAGES.get(name, ()) if not find_spec(pkg)]
-            if missing:
-                raise GenreError(
-                    f"The {name} sampler needs {', '.join(missing)}: "
-                    f"pip install {' '.join(missing)}."
-                )
-            return SAMPLERS[name](**kwargs), self.n_trials
+        """The configured sampler, and n_trials capped at the grid's size for the grid sampler
+        (given as a partial, to which the sweeper passes the grid)."""
+        made = _make("sampler", self.sampler_cfg, object)
+        n_trials = self.n_trials
+        if isinstance(made, functools.partial) and _is_grid_sampler(made.func):
+            grid = space.grid()
+            size = math.prod(len(values) for values in grid.values())
+            if size < n_trials:
+                log.info("The grid has %d points: n_trials lowered to %d", size, size)
+                n_trials = size
+            made = made(grid)
+        if not isinstance(made, BaseSampler):
+            raise GenreError(
+                f"hydra.sweeper.sampler ({self.sampler_cfg.get('_target_')}) made a "
+                f"{type(made).__name__}, not an Optuna sampler."
+            )
+        missing = [
+            package
+            for kind, packages in _SAMPLER_PACKAGES.items()
+            if isinstance(made, kind)
+            for package in packages
+            if not find_spec(package)
+        ]
+        if missing:
+            raise GenreError(
+                f"The {type(made).__name__} needs {', '.join(missing)}: "
+                f"pip install {' '.join(missing)}."
+            )
+        return made, n_trials
 
     def _storage(self) -> BaseStorage:
         try:
@@ -348,23 +450,21 @@ class OptunaSweep(Sweeper):
             )
         except Exception as e:
             raise GenreError(
-                f"Cannot open the Optuna storage {without_password(self.storage_url)}: "
-                f"{first_line(e)}"
+                f"Cannot open the Optuna storage {_shown(self.storage_url)}: {first_line(e)}"
             ) from e
 
     def _study(
-        self, storage: BaseStorage, sampler: BaseSampler, space: SearchSpace
+        self, storage: BaseStorage, sampler: BaseSampler, pruner: BasePruner, space: SearchSpace
     ) -> optuna.Study:
         """Create the study, or load it to resume."""
         name = self._study_name()
-        pruner = make_pruner(self.pruner_cfg)
         try:
             study = optuna.create_study(
                 storage=storage,
                 study_name=name,
                 sampler=sampler,
                 pruner=pruner,
-                direction=self.direction,
+                directions=self.directions,
             )
             created = True
         except DuplicatedStudyError:
@@ -372,20 +472,20 @@ class OptunaSweep(Sweeper):
                 study_name=name, storage=storage, sampler=sampler, pruner=pruner
             )
             created = False
-            if study.direction.name.lower() != self.direction:
+            stored = [d.name.lower() for d in study.directions]
+            if stored != self.directions:
                 raise GenreError(
-                    f"Study {name!r} already exists and {study.direction.name.lower()}s; "
+                    f"Study {name!r} already exists and {' and '.join(d + 's' for d in stored)}; "
                     "pick another hydra.sweeper.study_name or the same direction."
                 ) from None
         self._check_space(study, space)
-        # What the jobs need to prune and beat; see .job.job_trial.
-        settings = {"pruner": self.pruner_cfg, "heartbeat_interval": self.heartbeat_interval}
-        study.set_user_attr(SETTINGS_ATTR, settings)
         log.info(
-            "Study %r in %s (%s): %d trials so far",
+            "Study %r in %s (%s; %s, %s): %d trials so far",
             name,
-            without_password(self.storage_url),
+            _shown(self.storage_url),
             "new" if created else "resumed",
+            type(sampler).__name__,
+            " and ".join(self.directions),
             len(study.trials),
         )
         return study
@@ -393,25 +493,29 @@ class OptunaSweep(Sweeper):
     def _check_space(self, study: optuna.Study, space: SearchSpace) -> None:
         """Refuse to resume a study with another search space or objective: its trials would
         not be comparable, and the sampler would learn from the wrong ones."""
-        mine = {
-            "objective": OmegaConf.select(self.config, "objective"),
+        mine: dict[str, Any] = {
+            "objective": objective_name(self.config),
             "params": {name: distribution_to_json(d) for name, d in space.distributions.items()},
         }
+        if self.custom_search_space:
+            mine["custom_search_space"] = self.custom_search_space
         stored = study.user_attrs.get(SPACE_ATTR)
         if stored is None:
             study.set_user_attr(SPACE_ATTR, mine)
             return
         if stored == mine:
             return
-        if stored["objective"] != mine["objective"]:
-            differences = [f"objective {stored['objective']} then, {mine['objective']} now"]
-        else:
-            old, new = stored["params"], mine["params"]
-            differences = [
-                f"{key}: {_space_text(old.get(key))} then, {_space_text(new.get(key))} now"
-                for key in sorted(old.keys() | new.keys())
-                if old.get(key) != new.get(key)
-            ]
+        differences = [
+            f"{key} {stored.get(key)} then, {mine.get(key)} now"
+            for key in ("objective", "custom_search_space")
+            if stored.get(key) != mine.get(key)
+        ]
+        old, new = stored["params"], mine["params"]
+        differences += [
+            f"{key}: {_space_text(old.get(key))} then, {_space_text(new.get(key))} now"
+            for key in sorted(old.keys() | new.keys())
+            if old.get(key) != new.get(key)
+        ]
         raise GenreError(
             f"Study {study.study_name!r} was made with another search space "
             f"({'; '.join(differences)}); pick another hydra.sweeper.study_name, or the "
@@ -424,17 +528,23 @@ class OptunaSweep(Sweeper):
         sweep_file = OmegaConf.select(self.config, "hydra.runtime.choices.sweeps")
         return str(sweep_file or self.config.hydra.job.name)
 
-    def _description(self, space: SearchSpace, n_trials: int) -> dict[str, Any]:
+    def _description(
+        self, space: SearchSpace, n_trials: int, sampler: BaseSampler, pruner: BasePruner
+    ) -> dict[str, Any]:
         return {
             "n_trials": n_trials,
             "n_jobs": self.n_jobs,
-            "direction": self.direction,
-            "storage": without_password(self.storage_url),
-            "sampler": self.sampler_cfg,
-            "pruner": self.pruner_cfg,
+            "directions": self.directions,
+            "max_failure_rate": self.max_failure_rate,
+            "storage": _shown(self.storage_url),
+            "sampler": type(sampler).__name__,
+            "sampler_settings": OmegaConf.to_container(self.sampler_cfg),
+            "pruner": type(pruner).__name__,
+            "pruner_settings": OmegaConf.to_container(self.pruner_cfg),
             "params": {name: str(d) for name, d in space.distributions.items()},
             "fixed": list(space.fixed.values()),
-            "objective": OmegaConf.select(self.config, "objective"),
+            "custom_search_space": self.custom_search_space,
+            "objective": objective_name(self.config),
             "sweep_file": OmegaConf.select(self.config, "hydra.runtime.choices.sweeps"),
         }
 
@@ -450,27 +560,102 @@ def _space_text(distribution_json: str | None) -> str:
     return str(optuna.distributions.json_to_distribution(distribution_json))
 
 
-def _outcome(number: int, result: JobReturn) -> tuple[TrialState, list[float] | None]:
-    """The trial state and value a job's result stands for."""
+def _directions(direction: Any) -> list[str]:
+    """`hydra.sweeper.direction` as Optuna's directions, one per objective."""
+    given = (
+        direction
+        if isinstance(direction, Sequence) and not isinstance(direction, str)
+        else [direction]
+    )
+    names = [str(getattr(d, "name", d)).lower() for d in given]
+    if not names or any(name not in _DIRECTIONS for name in names):
+        raise GenreError(
+            f"hydra.sweeper.direction is {direction}: give minimize or maximize, or a list of "
+            "them for several objectives."
+        )
+    return names
+
+
+def _search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], None] | None:
+    if path is None:
+        return None
+    try:
+        # The published examples write `.module.function` for a module beside the app, as Hydra
+        # 1.1 read dotpaths; later Hydras refuse the leading dot.
+        return get_method(path.removeprefix("."))
+    except Exception as e:
+        raise GenreError(
+            f"Cannot find hydra.sweeper.custom_search_space {path}: {first_line(e)}."
+        ) from e
+
+
+def _make(option: str, cfg: DictConfig, kind: type) -> Any:
+    """Instantiate `hydra.sweeper.<option>` (a `_target_` config, the user's own classes
+    welcome); the object must be a `kind`."""
+    target = cfg.get("_target_")
+    try:
+        with _quiet_optuna():
+            made = instantiate(cfg)
+    except Exception as e:
+        raise GenreError(f"Cannot make hydra.sweeper.{option} {target}: {first_line(e)}.") from e
+    if not isinstance(made, kind):
+        raise GenreError(
+            f"hydra.sweeper.{option} ({target}) made a {type(made).__name__}, not an Optuna "
+            f"{option}."
+        )
+    return made
+
+
+def _is_grid_sampler(func: Any) -> bool:
+    return isinstance(func, type) and issubclass(func, GridSampler)
+
+
+def _shown(storage_url: str | None) -> str:
+    return "memory" if storage_url is None else without_password(storage_url)
+
+
+def _outcome(number: int, result: JobReturn, n_objectives: int) -> Outcome:
+    """How a job's result tells as a trial."""
     # Read directly: `return_value` would print "Error executing job" for a mere pruning.
     if result.status == JobStatus.FAILED and isinstance(job_exception(result), optuna.TrialPruned):
         log.info("Trial %d pruned: %s", number, job_exception(result))
-        return TrialState.PRUNED, None
+        return Outcome(TrialState.PRUNED)
     try:
         value = result.return_value  # raises what the job raised
     except Exception as e:
         log.warning("Trial %d failed: %s: %s", number, type(e).__name__, e, exc_info=e)
-        return TrialState.FAIL, None
-    objective = _finite(value)
-    if objective is None:
-        log.warning("Trial %d failed: it returned %r, not a finite number", number, value)
-        return TrialState.FAIL, None
-    log.info("Trial %d finished with value %s", number, objective)
-    return TrialState.COMPLETE, [objective]
+        return Outcome(TrialState.FAIL, error=f"{type(e).__name__}: {first_line(e)}")
+    values = _finite_values(value, n_objectives)
+    if values is None:
+        wanted = "a finite number" if n_objectives == 1 else f"{n_objectives} finite numbers"
+        log.warning("Trial %d failed: it returned %r, not %s", number, value, wanted)
+        return Outcome(TrialState.FAIL, error=f"it returned {value!r}, not {wanted}")
+    log.info("Trial %d finished with %s", number, ", ".join(f"{v:g}" for v in values))
+    return Outcome(TrialState.COMPLETE, values)
+
+
+def _finite_values(value: Any, n_objectives: int) -> list[float] | None:
+    """A job's return value as one finite float per objective (a tuple or list for several),
+    or None: NaN, infinity, non-numbers and the wrong count fail."""
+    if n_objectives == 1:
+        items = [value]
+    elif isinstance(value, str):
+        return None
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            return None
+    numbers = []
+    for item in items:
+        number = _finite(item)
+        if number is None:
+            return None
+        numbers.append(number)
+    return numbers if len(numbers) == n_objectives else None
 
 
 def _finite(value: Any) -> float | None:
-    """The job's return value as a finite float, or None: NaN, inf and non-numbers fail."""
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -1,5 +1,6 @@
-"""MLflow's side of a sweep: one parent run per study with its setup, summary and plots, and the
-table of best trials printed at the end."""
+"""MLflow's side of a sweep: one parent run per study with its setup, summary and plots; and the
+table of best trials and `optimization_results.yaml` at the end. MLflow is imported only for a
+task config with `mlflow.tracking_uri`: it takes seconds, which a plain app's sweep need not pay."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import yaml
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
@@ -21,6 +20,9 @@ from genre.errors import GenreError, first_line
 from genre.util import mlflow_fail_fast
 
 from .job import RUN_ID_ATTR
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ ROLE_TAG = "genre.role"
 PARENT_ATTR = "mlflow_parent_run_id"
 """Study user attr naming the parent run, so that every worker and every resume reuses it."""
 TOP_TRIALS = 5
+SWEEPER_NAME = "genre_optuna"
 DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, out of memory, lost)"
 
 
@@ -56,6 +59,8 @@ class StudyRun:
         if not uri:
             log.info("No mlflow.tracking_uri in the config: the sweep is not tracked in MLflow")
             return None
+        from mlflow.tracking import MlflowClient
+
         experiment = OmegaConf.select(config, "mlflow.experiment") or "Default"
         try:
             with mlflow_fail_fast():
@@ -77,7 +82,8 @@ class StudyRun:
         return run
 
     def _log_summary(self, study: optuna.Study) -> None:
-        """Trial counts, the best trial and the study's plots."""
+        """Trial counts, the best trial (the Pareto front for several objectives) and the
+        study's plots."""
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         metrics = {
@@ -85,7 +91,15 @@ class StudyRun:
             "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
             "n_failed": sum(t.state == TrialState.FAIL for t in trials),
         }
-        if complete:
+        if complete and _is_multi_objective(study):
+            front = study.best_trials
+            metrics["n_pareto"] = len(front)
+            self.client.log_text(
+                self.run_id,
+                json.dumps([_describe(t) for t in front], indent=2),
+                "pareto_front.json",
+            )
+        elif complete:
             best = study.best_trial
             metrics |= {"best_value": best.value, "best_trial_number": best.number}
             for name, value in best.params.items():
@@ -149,9 +163,9 @@ class StudyRun:
 
     def _log_setup(self, description: dict[str, Any]) -> None:
         tags = {
-            "optuna.direction": description["direction"],
-            "optuna.sampler": description["sampler"]["name"],
-            "optuna.pruner": description["pruner"]["name"],
+            "optuna.direction": ",".join(description["directions"]),
+            "optuna.sampler": description["sampler"],
+            "optuna.pruner": description["pruner"],
             "optuna.n_trials": description["n_trials"],
             "optuna.objective": description["objective"],
             "genre.sweep": description["sweep_file"],
@@ -166,11 +180,16 @@ class StudyRun:
     def _log_plots(self, study: optuna.Study, complete: list[FrozenTrial]) -> None:
         from optuna.visualization import matplotlib as plots
 
-        makers: dict[str, Callable[[optuna.Study], Any]] = {
-            "optimization_history": plots.plot_optimization_history,
-            "parallel_coordinate": plots.plot_parallel_coordinate,
-            "param_importances": plots.plot_param_importances,
-        }
+        makers: dict[str, Callable[[optuna.Study], Any]] = (
+            # Optuna draws the others for one objective at a time only.
+            {"pareto_front": plots.plot_pareto_front}
+            if _is_multi_objective(study)
+            else {
+                "optimization_history": plots.plot_optimization_history,
+                "parallel_coordinate": plots.plot_parallel_coordinate,
+                "param_importances": plots.plot_param_importances,
+            }
+        )
         for name, make in makers.items():
             reason = _why_no_plot(name, complete) or self._log_plot(name, make, study)
             if reason is not None:
@@ -199,30 +218,28 @@ class StudyRun:
         return None
 
 
-def print_summary(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
-    """Print the best trials and how to open the MLflow UI; save them in the sweep dir too."""
+def objective_name(config: DictConfig) -> str | None:
+    """The task config's `objective`, the name of what its jobs return, where it has one."""
+    name = OmegaConf.select(config, "objective", default=None)
+    return name if isinstance(name, str) else None
+
+
+def report(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
+    """Print the best trials (the Pareto front for several objectives) and how to open the
+    MLflow UI, and write `optimization_results.yaml` into the sweep dir."""
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    labels = {
-        TrialState.COMPLETE: "complete",
-        TrialState.PRUNED: "pruned",
-        TrialState.FAIL: "failed",
-    }
-    counts = ", ".join(
-        f"{sum(t.state == s for t in trials)} {label}" for s, label in labels.items()
-    )
-    objective = OmegaConf.select(config, "objective") or "objective"
-    direction = study.direction.name.lower()
-    lines = [f"Study {study.study_name!r}: {len(trials)} trials ({counts})."]
-    if complete:
-        ranked = sorted(
-            complete,
-            key=lambda t: t.value or 0.0,
-            reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE,
-        )
-        lines.append(f"Best trials ({direction} {objective}):")
+    directions = ", ".join(d.name.lower() for d in study.directions)
+    objective = objective_name(config) or "the returned value"
+    lines = [f"Study {study.study_name!r}: {len(trials)} trials ({_counts(trials)})."]
+    if complete and _is_multi_objective(study):
+        lines.append(f"Pareto front ({directions} {objective}):")
+        lines += _table(sorted(study.best_trials, key=lambda t: t.values))
+    elif complete:
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        ranked = sorted(complete, key=lambda t: t.values[0], reverse=maximize)
+        lines.append(f"Best trials ({directions} {objective}):")
         lines += _table(ranked[:TOP_TRIALS])
-        _save_results(study, sweep_dir)
     uri = OmegaConf.select(config, "mlflow.tracking_uri")
     if uri:
         lines.append(
@@ -231,14 +248,25 @@ def print_summary(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> N
             else f"MLflow UI: mlflow ui --backend-store-uri {uri}"
         )
     print("\n".join(lines), flush=True)
+    _save_results(study, sweep_dir, complete)
+
+
+def _counts(trials: list[FrozenTrial]) -> str:
+    labels = {
+        TrialState.COMPLETE: "complete",
+        TrialState.PRUNED: "pruned",
+        TrialState.FAIL: "failed",
+    }
+    return ", ".join(f"{sum(t.state == s for t in trials)} {label}" for s, label in labels.items())
 
 
 def _table(trials: list[FrozenTrial]) -> list[str]:
     rows = [("rank", "trial", "value", "mlflow run", "params")]
     for rank, trial in enumerate(trials, start=1):
         params = " ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        value = ",".join(f"{v:.6g}" for v in trial.values)
         run_id = trial.user_attrs.get(RUN_ID_ATTR, "-")
-        rows.append((str(rank), str(trial.number), f"{trial.value:.6g}", run_id, params))
+        rows.append((str(rank), str(trial.number), value, run_id, params))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return [
         "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
@@ -250,16 +278,27 @@ def _short(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _save_results(study: optuna.Study, sweep_dir: Path) -> None:
-    # The published hydra-optuna-sweeper's file, for scripts that read it.
-    results = {
-        "name": "genre_optuna",
-        "study_name": study.study_name,
-        "best_params": study.best_params,
-        "best_value": study.best_value,
-    }
+def _save_results(study: optuna.Study, sweep_dir: Path, complete: list[FrozenTrial]) -> None:
+    """The published plugin's `optimization_results.yaml`, with its keys and their meaning
+    (`best_params` and `best_value`, or `solutions` for several objectives), written also when
+    no trial completed, which `note` then says."""
+    results: dict[str, Any] = {"name": SWEEPER_NAME, "study_name": study.study_name}
+    if _is_multi_objective(study):
+        front = study.best_trials if complete else []
+        results["solutions"] = [{"params": t.params, "values": t.values} for t in front]
+    else:
+        best = study.best_trial if complete else None
+        results["best_params"] = best.params if best else None
+        results["best_value"] = best.value if best else None
+    if not complete:
+        trials = study.get_trials(deepcopy=False)
+        results["note"] = f"No trial completed ({len(trials)} trials: {_counts(trials)})."
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results))
+    (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results, sort_keys=False))
+
+
+def _is_multi_objective(study: optuna.Study) -> bool:
+    return len(study.directions) > 1
 
 
 def _why_no_plot(name: str, complete: list[FrozenTrial]) -> str | None:
@@ -274,15 +313,18 @@ def _why_no_plot(name: str, complete: list[FrozenTrial]) -> str | None:
 
 
 def _describe(trial: FrozenTrial) -> dict[str, Any]:
+    values = {"value": trial.value} if len(trial.values) == 1 else {"values": trial.values}
     return {
         "number": trial.number,
-        "value": trial.value,
+        **values,
         "params": trial.params,
         RUN_ID_ATTR: trial.user_attrs.get(RUN_ID_ATTR),
     }
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
@@ -304,6 +346,8 @@ def _find_parent(
 
 
 def _parent_from_study(client: MlflowClient, study: optuna.Study) -> str | None:
+    from mlflow.exceptions import MlflowException
+
     run_id = study.user_attrs.get(PARENT_ATTR)
     if run_id is None:
         return None

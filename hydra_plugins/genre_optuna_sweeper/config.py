@@ -1,10 +1,14 @@
 """Structured configs of the `genre_optuna` sweeper, registered in Hydra's ConfigStore.
 
-Samplers and pruners are config groups (`hydra/sweeper/sampler`, `hydra/sweeper/pruner`) with the
-same names as the published hydra-optuna-sweeper, so `override hydra/sweeper/sampler: grid` and
-`hydra.sweeper.sampler.seed=1` keep working. They carry a `name` instead of a `_target_`: the
-pruner's settings are stored in the study for the jobs, and a name maps to a fixed Optuna class
-where a stored `_target_` would let the storage choose what code a job runs.
+The sweeper's options are the published hydra-optuna-sweeper's, with the same meaning, plus what
+genre adds (heartbeats, retries). Samplers and pruners are `_target_` configs, as there: any
+Optuna sampler or pruner, or a user's own class, can be given by its dotpath. Genre's own are
+config groups in genre's namespace, `hydra/sweeper/genre_sampler` and `hydra/sweeper/genre_pruner`,
+placed at `hydra.sweeper.sampler` and `hydra.sweeper.pruner`; the published plugin's groups
+(`hydra/sweeper/sampler`) are left to it, so that both plugins can be installed together.
+
+Sampler settings default to the published plugin's values, except where current Optuna
+deprecates a setting: there `null` leaves it to Optuna. docs/sweeps.md lists each difference.
 """
 
 from dataclasses import dataclass, field
@@ -22,48 +26,105 @@ class Direction(Enum):
 
 @dataclass
 class TPESamplerConf:
-    name: str = "tpe"
+    _target_: str = "optuna.samplers.TPESampler"
     seed: int | None = None
+    consider_prior: bool | None = None
+    prior_weight: float | None = None
+    consider_magic_clip: bool | None = None
+    consider_endpoints: bool | None = None
     n_startup_trials: int = 10
     n_ei_candidates: int = 24
+    multivariate: bool = False
+    group: bool = False
+    warn_independent_sampling: bool | None = None
+    # Deliberately on (Optuna 5's default too): trials that run meanwhile, on this worker or
+    # another, count as bad results, so parallel trials spread out instead of piling up.
     constant_liar: bool = True
+    constraints_func: Any = None
 
 
 @dataclass
 class RandomSamplerConf:
-    name: str = "random"
+    _target_: str = "optuna.samplers.RandomSampler"
     seed: int | None = None
 
 
 @dataclass
 class GridSamplerConf:
-    name: str = "grid"
+    _target_: str = "optuna.samplers.GridSampler"
+    # The sweeper makes the grid from the search space and passes it in.
+    _partial_: bool = True
     seed: int | None = None
 
 
 @dataclass
 class CmaEsSamplerConf:
-    name: str = "cmaes"
+    _target_: str = "optuna.samplers.CmaEsSampler"
     seed: int | None = None
-    n_startup_trials: int = 1
+    x0: dict[str, Any] | None = None
     sigma0: float | None = None
-    popsize: int | None = None
+    n_startup_trials: int = 1
+    independent_sampler: Any = None
+    warn_independent_sampling: bool = True
     consider_pruned_trials: bool = False
+    restart_strategy: str | None = None
+    popsize: int | None = None
+    inc_popsize: int = -1
     use_separable_cma: bool = False
     with_margin: bool = False
+    lr_adapt: bool = False
+    source_trials: Any = None
 
 
 @dataclass
 class GPSamplerConf:
-    name: str = "gp"
+    _target_: str = "optuna.samplers.GPSampler"
     seed: int | None = None
+    independent_sampler: Any = None
     n_startup_trials: int = 10
     deterministic_objective: bool = False
+    constraints_func: Any = None
+    warn_independent_sampling: bool = True
+
+
+@dataclass
+class NSGAIISamplerConf:
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    seed: int | None = None
+    population_size: int = 50
+    mutation_prob: float | None = None
+    crossover_prob: float = 0.9
+    swapping_prob: float = 0.5
+    constraints_func: Any = None
+
+
+@dataclass
+class NSGAIIISamplerConf(NSGAIISamplerConf):
+    _target_: str = "optuna.samplers.NSGAIIISampler"
+    dividing_parameter: int = 3
+
+
+@dataclass
+class QMCSamplerConf:
+    _target_: str = "optuna.samplers.QMCSampler"
+    seed: int | None = None
+    qmc_type: str = "sobol"
+    scramble: bool = False
+    independent_sampler: Any = None
+    warn_asynchronous_seeding: bool = True
+    warn_independent_sampling: bool = True
+
+
+@dataclass
+class BruteForceSamplerConf:
+    _target_: str = "optuna.samplers.BruteForceSampler"
+    seed: int | None = None
+    avoid_premature_stop: bool = False
 
 
 @dataclass
 class MedianPrunerConf:
-    name: str = "median"
+    _target_: str = "optuna.pruners.MedianPruner"
     n_startup_trials: int = 5
     n_warmup_steps: int = 0
     interval_steps: int = 1
@@ -71,8 +132,14 @@ class MedianPrunerConf:
 
 
 @dataclass
+class PercentilePrunerConf(MedianPrunerConf):
+    _target_: str = "optuna.pruners.PercentilePruner"
+    percentile: float = MISSING  # Optuna has no default: e.g. 25.0 keeps the top three quarters
+
+
+@dataclass
 class SuccessiveHalvingPrunerConf:
-    name: str = "successive_halving"
+    _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
     min_resource: Any = "auto"  # int >= 1 or "auto"
     reduction_factor: int = 4
     min_early_stopping_rate: int = 0
@@ -81,7 +148,7 @@ class SuccessiveHalvingPrunerConf:
 
 @dataclass
 class HyperbandPrunerConf:
-    name: str = "hyperband"
+    _target_: str = "optuna.pruners.HyperbandPruner"
     min_resource: int = 1
     max_resource: Any = "auto"  # int >= 1 or "auto"
     reduction_factor: int = 3
@@ -89,36 +156,67 @@ class HyperbandPrunerConf:
 
 
 @dataclass
+class ThresholdPrunerConf:
+    _target_: str = "optuna.pruners.ThresholdPruner"
+    lower: float | None = None
+    upper: float | None = None
+    n_warmup_steps: int = 0
+    interval_steps: int = 1
+
+
+@dataclass
+class WilcoxonPrunerConf:
+    _target_: str = "optuna.pruners.WilcoxonPruner"
+    p_threshold: float = 0.1
+    n_startup_steps: int = 2
+
+
+@dataclass
 class NoPrunerConf:
-    name: str = "none"
+    _target_: str = "optuna.pruners.NopPruner"
 
 
 @dataclass
 class GenreOptunaSweeperConf:
     _target_: str = "hydra_plugins.genre_optuna_sweeper.genre_optuna_sweeper.GenreOptunaSweeper"
+    # The sweeper makes the sampler and pruner itself: the grid sampler needs the search space.
+    _recursive_: bool = False
     defaults: list[Any] = field(
-        default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "median"}, "_self_"]
+        default_factory=lambda: [{"genre_sampler": "tpe"}, {"genre_pruner": "median"}, "_self_"]
     )
     sampler: Any = MISSING
+    # Used only by jobs that report intermediate values (see job.job_trial).
     pruner: Any = MISSING
-    # Finished (or running) trials wanted in the study; a rerun only adds the missing ones.
+    # `minimize` or `maximize`, or a list of them for a multi-objective study.
+    direction: Any = Direction.minimize
+    # null: in memory, for this run alone. A SQLAlchemy URL (`sqlite:///optuna.db`,
+    # `postgresql://...`) or an Optuna journal file (`journal:PATH` or a path ending in `.log`)
+    # keeps the study for resuming and for other workers.
+    storage: str | None = None
+    # null: the `sweeps=` choice, else hydra.job.name.
+    study_name: str | None = None
+    # Trials wanted in the study, counting every worker's; a rerun only adds the missing ones.
     n_trials: int = 20
     # Trials asked per batch and launched together through the configured Hydra launcher.
     n_jobs: int = 1
-    direction: Direction = Direction.maximize
-    # null: the `sweeps=` choice, else hydra.job.name.
-    study_name: str | None = None
-    # null: sqlite:///optuna.db in the directory the command runs in. Any SQLAlchemy URL, or a
-    # journal file (`journal:PATH` or a path ending in `.log`).
-    storage: str | None = None
+    # The share of a batch's trials that may fail before the sweep stops (0.0: any failure).
+    max_failure_rate: float = 0.0
+    # Search space: `name: <hydra-optuna-sweeper syntax>`.
+    params: dict[str, Any] | None = None
+    # Dotpath of a function (DictConfig, optuna.Trial) -> None that suggests more parameters.
+    custom_search_space: str | None = None
+    # hydra-optuna-sweeper 1.1's search space syntax: refused with its rewrite as `params`.
+    search_space: Any = None
     # Seconds between heartbeats of a running trial; null turns stale-trial detection off.
     heartbeat_interval: int | None = 60
     # Seconds without a heartbeat before a running trial counts as dead; null: 2 intervals.
     grace_period: int | None = None
     # Times a dead trial's parameters are run again.
     max_retries: int = 1
-    # Search space: `name: <hydra-optuna-sweeper syntax>`.
-    params: dict[str, Any] | None = None
+
+
+SAMPLER_GROUP = "hydra/sweeper/genre_sampler"
+PRUNER_GROUP = "hydra/sweeper/genre_pruner"
 
 
 def _store() -> None:
@@ -127,24 +225,31 @@ def _store() -> None:
     store.store(
         group="hydra/sweeper", name="genre_optuna", node=GenreOptunaSweeperConf, provider=provider
     )
-    groups = {
-        "hydra/sweeper/sampler": [
-            TPESamplerConf,
-            RandomSamplerConf,
-            GridSamplerConf,
-            CmaEsSamplerConf,
-            GPSamplerConf,
-        ],
-        "hydra/sweeper/pruner": [
-            MedianPrunerConf,
-            SuccessiveHalvingPrunerConf,
-            HyperbandPrunerConf,
-            NoPrunerConf,
-        ],
+    groups: dict[tuple[str, str], dict[str, type]] = {
+        (SAMPLER_GROUP, "hydra.sweeper.sampler"): {
+            "tpe": TPESamplerConf,
+            "random": RandomSamplerConf,
+            "grid": GridSamplerConf,
+            "cmaes": CmaEsSamplerConf,
+            "gp": GPSamplerConf,
+            "nsgaii": NSGAIISamplerConf,
+            "nsgaiii": NSGAIIISamplerConf,
+            "qmc": QMCSamplerConf,
+            "bruteforce": BruteForceSamplerConf,
+        },
+        (PRUNER_GROUP, "hydra.sweeper.pruner"): {
+            "median": MedianPrunerConf,
+            "percentile": PercentilePrunerConf,
+            "successive_halving": SuccessiveHalvingPrunerConf,
+            "hyperband": HyperbandPrunerConf,
+            "threshold": ThresholdPrunerConf,
+            "wilcoxon": WilcoxonPrunerConf,
+            "none": NoPrunerConf,
+        },
     }
-    for group, nodes in groups.items():
-        for node in nodes:
-            store.store(group=group, name=node.name, node=node, provider=provider)
+    for (group, package), nodes in groups.items():
+        for name, node in nodes.items():
+            store.store(group=group, name=name, node=node, package=package, provider=provider)
 
 
 _store()

@@ -1,9 +1,10 @@
-"""A toy Hydra app that keeps the training job's side of the sweeper contract, in milliseconds.
+"""A toy Hydra app that takes part in a sweep as genre.train does, in milliseconds.
 
 Its "training" climbs towards a score over `epochs` steps, reporting each step to Optuna so that
 the pruner can stop it; `kind=boom` raises and `kind=diverge` returns NaN, to exercise failures,
 and `kind=crash` kills its own process unless its trial is the retry of a failed one.
-Every run logs an MLflow child run under the sweeper's parent, as `genre.train` does, and leaves
+Every run logs an MLflow child run under the sweeper's parent (named in the job's environment),
+as `genre.train` does, and leaves
 on its trial which process ran it, when, and under which thread limit, to check parallel launchers.
 """
 
@@ -17,7 +18,7 @@ import mlflow
 import optuna
 from omegaconf import DictConfig
 
-from hydra_plugins.genre_optuna_sweeper.job import job_trial
+from hydra_plugins.genre_optuna_sweeper.job import PARENT_RUN_ENV, RUN_ID_ATTR, job_trial
 
 
 def score(cfg: DictConfig) -> float:
@@ -47,11 +48,11 @@ def train(cfg: DictConfig, trial: optuna.Trial | None) -> float:
     return final
 
 
-def child_run_tags(cfg: DictConfig, trial: optuna.Trial | None) -> dict[str, str]:
+def child_run_tags(trial: optuna.Trial | None) -> dict[str, str]:
     if trial is None:
         return {}
     return {
-        "mlflow.parentRunId": cfg.mlflow.parent_run_id,
+        "mlflow.parentRunId": os.environ[PARENT_RUN_ENV],
         "optuna.trial_number": str(trial.number),
         "optuna.study_name": trial.study.study_name,
     }
@@ -61,10 +62,10 @@ def child_run_tags(cfg: DictConfig, trial: optuna.Trial | None) -> dict[str, str
 def main(cfg: DictConfig) -> float:
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     mlflow.set_experiment(cfg.mlflow.experiment)
-    with job_trial(cfg.optuna) as trial:
-        run = mlflow.start_run(tags=child_run_tags(cfg, trial))
+    with job_trial() as trial:
+        run = mlflow.start_run(tags=child_run_tags(trial))
         if trial is not None:
-            trial.set_user_attr("mlflow_run_id", run.info.run_id)
+            trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
             trial.set_user_attr("pid", os.getpid())  # which process ran it (worker, launcher)
             # The thread limit a parallel launcher gave the job (joblib's: cores // n_jobs).
             trial.set_user_attr("omp_num_threads", os.environ.get("OMP_NUM_THREADS"))
