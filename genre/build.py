@@ -19,13 +19,14 @@ from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, Model
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from genre.config import model_target
+from genre.config import is_tagging, model_target
 from genre.data.datamodule import chunk_samples
 from genre.errors import GenreError
 from genre.model.augment import WaveAugment
 from genre.model.module import GenreClassifier, OptimizerFactory, SchedulerFactory
 from genre.model.net import GenreNet
 from genre.model.spectrogram import Spectrogram
+from genre.model.task import GenreTask, TaggingTask, Task
 
 
 def build_spectrogram(features: DictConfig, sample_rate: int, **changes: Any) -> Spectrogram:
@@ -57,6 +58,7 @@ def _front_end(cfg: DictConfig, fixed: dict[str, Any] | None) -> nn.Module:
 
 
 def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
+    """The network of ``cfg`` predicting ``genres`` (for ``task=tagging``, the tags)."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model.pop("name", None)
     model["_target_"] = model_target(cfg.model)
@@ -75,6 +77,7 @@ def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
         int(cfg.data.sample_rate),
         chunk_samples(cfg.data),
         WaveAugment(augment.get("gain_db", 0.0), augment.get("shift", 0.0)),
+        multilabel=is_tagging(cfg),
     )
 
 
@@ -125,15 +128,23 @@ def _cosine_schedule(
     return {"scheduler": scheduler, "interval": "step"}
 
 
+def build_task(cfg: DictConfig, n_labels: int, weights: torch.Tensor | None) -> Task:
+    """The task's loss and metrics over ``n_labels`` genres or tags; ``weights`` are the
+    DataModule's ``class_weights()`` (class weights, or each tag's ``pos_weight``)."""
+    if is_tagging(cfg):
+        return TaggingTask(n_labels, weights)
+    return GenreTask(n_labels, weights, float(cfg.loss.label_smoothing))
+
+
 def build_module(
     cfg: DictConfig, net: GenreNet, class_weights: torch.Tensor | None
 ) -> GenreClassifier:
+    """The LightningModule training ``net``; ``class_weights``: see :func:`build_task`."""
     return GenreClassifier(
         net,
+        build_task(cfg, len(net.genres), class_weights),
         build_optimizer(cfg.optim),
         build_scheduler(cfg.optim, int(cfg.trainer.max_epochs)),
-        class_weights,
-        float(cfg.loss.label_smoothing),
         float((cfg.get("augment") or {}).get("mixup", 0.0)),
     )
 

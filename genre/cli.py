@@ -13,13 +13,10 @@ import mlflow
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
-from genre.errors import GenreError, first_line
+from genre.errors import GenreError, first_line, tracking_reason
 from genre.util import mlflow_fail_fast, without_password
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # the default of conf/config.yaml's mlflow node
-
-# The tools print their own results; MLflow's bars for downloading a few kilobytes bury them.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +52,7 @@ def open_store(uri: str) -> mlflow.MlflowClient:
             client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here (scheme, HTTP, database driver) means the same
         raise GenreError(
-            f"Cannot reach the MLflow store at {without_password(uri)}: {first_line(exc)}."
+            f"Cannot reach the MLflow store at {without_password(uri)}: {tracking_reason(exc)}."
         ) from exc
     mlflow.set_tracking_uri(uri)
     return client

@@ -1,7 +1,10 @@
 """The best runs of an experiment (or of one sweep) as a table, from the MLflow store.
 
-python -m genre.compare --experiment NAME [--parent RUN_ID] [--top 10] [--metric val/macro_f1]
+python -m genre.compare --experiment NAME [--parent RUN_ID] [--top 10] [--metric METRIC]
 [--seeds] [--csv out.csv] [--tracking-uri URI]
+
+Genre and tagging runs alike: the ranking metric is by default the runs' own objective
+(val/macro_f1 for genre runs, val/pr_auc for tagging runs).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from genre.cli import add_tracking_uri, get_run, open_store, without_password
+from genre.console import setup_console
 from genre.errors import GenreError, user_errors
 
 # Params that say where and how fast a run went, not what it trained: they differ between
@@ -32,6 +36,7 @@ NOT_SETTINGS = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_console()
     parser = argparse.ArgumentParser(
         prog="python -m genre.compare", description=__doc__.split("\n\n")[0]
     )
@@ -40,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=10, help="runs shown (default 10)")
     parser.add_argument(
         "--metric",
-        default="val/macro_f1",
         help="ranking metric, highest first; its best_ value (the sweep objective) where "
-        "logged (default %(default)s)",
+        "logged (default: the objective the runs were trained for)",
     )
     parser.add_argument(
         "--seeds",
@@ -86,17 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def rank(runs: pd.DataFrame, metric: str, where: str) -> tuple[pd.DataFrame, str]:
+def rank(runs: pd.DataFrame, metric: str | None, where: str) -> tuple[pd.DataFrame, str]:
     """Every training run with a value of the objective, best first, as the table's columns:
-    rank, objective, test metrics, the params that differ between the runs, run id."""
+    rank, objective, test metrics, the params that differ between the runs, run id.
+    ``metric=None``: the objective most of the runs were trained for."""
     if "tags.genre.kind" in runs:  # explore runs share experiments with training runs
         runs = runs[runs["tags.genre.kind"].isna()]
+    if metric is None:
+        trained_for = runs.get("params.objective", pd.Series(dtype=str)).dropna()
+        metric = trained_for.mode().iloc[0] if len(trained_for) else "val/macro_f1"
     objective = next((m for m in (f"best_{metric}", metric) if f"metrics.{m}" in runs), None)
     if objective is None:
         logged = sorted(c.removeprefix("metrics.") for c in runs if c.startswith("metrics."))
+        # Not the per-genre or per-tag ones (test/f1/<genre>, test/roc_auc/<tag>).
+        overall = [m for m in logged if m.count("/") < 2]
         raise GenreError(
             f"No run in {where} logged {metric}: choose --metric among "
-            f"{', '.join(m for m in logged if '/f1/' not in m) or 'none (no runs)'}."
+            f"{', '.join(overall) or 'none (no runs)'}."
         )
     runs = runs[runs[f"metrics.{objective}"].notna()]
     runs = runs.sort_values(f"metrics.{objective}", ascending=False, kind="stable")
@@ -106,7 +116,8 @@ def rank(runs: pd.DataFrame, metric: str, where: str) -> tuple[pd.DataFrame, str
     test = [
         c
         for c in sorted(runs)
-        # Overall test metrics; the per-genre F1 (test/f1/<genre>) is in each run's report.
+        # Overall test metrics; the per-genre F1 (test/f1/<genre>) and per-tag scores
+        # (test/roc_auc/<tag>) are in each run's report.
         if c.startswith("metrics.test/") and c.count("/") == 1 and c != "metrics.test/loss"
     ]
     # Differing over all the ranked runs, not only the shown ones: the sweep's dimensions stay

@@ -1,13 +1,14 @@
 """The config's schema and its checks, in one place, run before any work starts.
 
-Each option of the groups ``data``, ``features``, ``model``, ``augment`` and ``training`` has a
-dataclass schema, registered in Hydra's ConfigStore as ``<group>/base_<option>`` and extended by
-its YAML file (``defaults: [base_<option>, _self_]``): Hydra refuses unknown keys and values of
-the wrong type while composing. The ranges and relations a type cannot say are checked by
-:func:`validate`, which builds every schema (their ``__post_init__``) and then looks across
-groups: each problem is one sentence naming the key, the value and what is allowed.
-``optim`` and ``trainer`` take any keyword of their ``_target_`` (``torch.optim.*``, Lightning's
-``Trainer``), so they have no closed schema; their keys genre relies on are checked here too.
+Each option of the groups ``data``, ``task``, ``features``, ``model``, ``augment`` and
+``training`` has a dataclass schema, registered in Hydra's ConfigStore as
+``<group>/base_<option>`` and extended by its YAML file (``defaults: [base_<option>, _self_]``):
+Hydra refuses unknown keys and values of the wrong type while composing. The ranges and
+relations a type cannot say are checked by :func:`validate`, which builds every schema (their
+``__post_init__``) and then looks across groups: each problem is one sentence naming the key,
+the value and what is allowed. ``optim`` and ``trainer`` take any keyword of their ``_target_``
+(``torch.optim.*``, Lightning's ``Trainer``), so they have no closed schema; their keys genre
+relies on are checked here too.
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ EMBEDDINGS = ("penultimate", "max_pool", "mean_pool", "taggram")
 ARCHS = ("musicnn", "vgg")
 VARIANTS = ("msd", "mtt")
 SCHEDULES = ("none", "cosine")
-# What the LightningModule logs at validation: the objective must be one of them (maximised).
-OBJECTIVES = ("val/macro_f1", "val/acc", "val/balanced_acc")
+TASKS = ("genre", "tagging")
+DOWNSAMPLING = ("pool", "stride")
+# What the LightningModule logs at validation, per task: the objective must be one of its task's
+# (maximised).
+OBJECTIVES = {
+    "genre": ("val/macro_f1", "val/acc", "val/balanced_acc"),
+    "tagging": ("val/pr_auc", "val/roc_auc", "val/pr_auc_micro", "val/roc_auc_micro"),
+}
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -91,15 +98,23 @@ class GtzanDataConfig(DataConfig):
 class MtatDataConfig(DataConfig):
     genre_map: str | None = None  # csv: genre + one of mp3_path, clip_id, album, artist
     genre_tags: Any = None  # tag columns as genres: [classical, techno] or {tag: Genre, ...}
+    top_tags: int = 50  # task=tagging: the most frequent tag columns of the file
+    keep_untagged: bool = False  # task=tagging: keep clips with none of them as all-negative rows
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range("data.top_tags", self.top_tags, 1, 1000)
 
 
 @dataclass
 class FmaDataConfig(DataConfig):
     subset: str = "small"  # small | medium | large | full (nested: medium includes small, ...)
+    min_tag_tracks: int = 50  # task=tagging: genres with at least this many training tracks
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("data.subset", self.subset, ("small", "medium", "large", "full"))
+        check_range("data.min_tag_tracks", self.min_tag_tracks, 1, BIG)
 
 
 @dataclass
@@ -222,11 +237,18 @@ class ResNetConfig:
     n_blocks: int = 7
     channels: int = 128
     dropout: float = 0.5
+    widths: list[int] | None = None  # each block's width; null: n_blocks - 1 x channels, then 2x
+    downsample: str = "pool"  # pool: 2x2 max pooling after each block | stride: strided convs
 
     def __post_init__(self) -> None:
         check_range("model.n_blocks", self.n_blocks, 1, 12)
         check_range("model.channels", self.channels, 1, 4096)
         check_range("model.dropout", self.dropout, 0.0, 0.99)
+        if self.widths is not None:
+            check_range("model.widths (number of blocks)", len(self.widths), 1, 12)
+            for width in self.widths:
+                check_range("model.widths", width, 1, 4096)
+        check_choice("model.downsample", self.downsample, DOWNSAMPLING)
 
 
 @dataclass
@@ -286,6 +308,18 @@ class TrainingConfig:
 
 
 @dataclass
+class TaskConfig:
+    """``task``: one genre per clip (``genre``) or many tags per clip (``tagging``). The task
+    decides the labels, the head's activation, the loss, the metrics and the default objective
+    (conf/task/)."""
+
+    name: str = "genre"
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.name, TASKS)
+
+
+@dataclass
 class LossConfig:
     label_smoothing: float = 0.0
 
@@ -331,6 +365,7 @@ def register() -> None:
         ("data", DATA_SCHEMAS),
         ("model", MODEL_SCHEMAS),
         ("features", {"features": FeaturesConfig}),
+        ("task", {"task": TaskConfig}),
     ):
         for name, schema in schemas.items():
             store.store(group=group, name=f"base_{name}", node=schema)
@@ -342,10 +377,19 @@ def _schema_of(group: str, node: DictConfig) -> type | None:
         return DATA_SCHEMAS.get(node.get("source"))
     if group == "model":
         return MODEL_SCHEMAS.get(node.get("name"))
-    return {"features": FeaturesConfig, **NODES}.get(group)
+    return {"features": FeaturesConfig, "task": TaskConfig, **NODES}.get(group)
 
 
 NODES = {"augment": AugmentConfig, "training": TrainingConfig, "loss": LossConfig}
+
+
+def task_name(cfg: DictConfig) -> str:
+    """The config's task; ``genre`` for configs logged before there were tasks."""
+    return str(OmegaConf.select(cfg, "task.name", default="genre"))
+
+
+def is_tagging(cfg: DictConfig) -> bool:
+    return task_name(cfg) == "tagging"
 
 
 # --- checks across groups --------------------------------------------------------------------
@@ -355,7 +399,7 @@ def validate(cfg: DictConfig) -> None:
     """Every range and relation of a composed config (``genre.train``'s, or the data and
     features of ``prepare`` and ``explore``); a GenreError names the first problem. Runs before
     any data is read or any run is opened."""
-    for group in ("data", "features", "model", *NODES):
+    for group in ("data", "task", "features", "model", *NODES):
         node = cfg.get(group)
         schema = None if node is None else _schema_of(group, node)
         if schema is None:
@@ -371,7 +415,7 @@ def validate(cfg: DictConfig) -> None:
     if "trainer" in cfg:
         _check_trainer(cfg.trainer)
         _check_optim(cfg.optim, int(cfg.trainer.max_epochs))
-        check_choice("objective", cfg.objective, OBJECTIVES)
+        _check_task(cfg)
     data, features = cfg.data, cfg.features
     nyquist = int(data.sample_rate) / 2
     if features.f_max is not None and float(features.f_max) > nyquist:
@@ -388,6 +432,28 @@ def validate(cfg: DictConfig) -> None:
             "features.n_fft or raise data.chunk_seconds."
         )
     _check_cache_dir(Path(str(data.cache_dir)).expanduser())
+
+
+def _check_task(cfg: DictConfig) -> None:
+    """The objective and the loss options must suit the task."""
+    task = task_name(cfg)
+    if cfg.objective not in OBJECTIVES[task]:
+        raise GenreError(
+            f"objective={cfg.objective} is not a metric of task={task}: choose one of "
+            f"{', '.join(OBJECTIVES[task])}."
+        )
+    if task != "tagging":
+        return
+    if cfg.data.balance == "sampler":
+        raise GenreError(
+            "data.balance=sampler balances genres, and task=tagging has none: use "
+            "data.balance=weights (each tag's positives weighed by its negatives) or none."
+        )
+    if float(OmegaConf.select(cfg, "loss.label_smoothing", default=0.0)) > 0:
+        raise GenreError(
+            "loss.label_smoothing smooths one genre per clip, not tags: set it to 0 with "
+            "task=tagging."
+        )
 
 
 def _check_optim(optim: DictConfig, max_epochs: int) -> None:

@@ -6,6 +6,7 @@ log file only, unless ``hydra.verbose`` is set."""
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 # Loggers whose INFO lines a user of genre wants to see.
@@ -22,33 +23,62 @@ def silence_known_warnings() -> None:
         category=FutureWarning,
         module=r"lightning\.pytorch\.utilities\._pytree",
     )
-    # Lightning 2.6.6 warns about modules in eval mode when fit starts: in genre those are the
-    # frozen layers of a pretrained front end, kept in eval mode on purpose (model.freeze).
-    from lightning.fabric.utilities.warnings import PossibleUserWarning
-
+    # Lightning 2.6.6 warns (PossibleUserWarning) about modules in eval mode when fit starts:
+    # in genre those are the frozen layers of a pretrained front end, in eval mode on purpose.
     warnings.filterwarnings(
         "ignore",
         message=r"Found \d+ module\(s\) in eval mode at the start of training",
-        category=PossibleUserWarning,
+        category=UserWarning,
     )
-    # SQLAlchemy 2 deprecates the `noload` loader strategy that MLflow 3.17's SQL store still
-    # configures when it opens a store.
-    from sqlalchemy.exc import SADeprecationWarning
-
+    # SQLAlchemy 2 deprecates (SADeprecationWarning) the `noload` loader strategy that MLflow
+    # 3.17's SQL store still configures when it opens a store.
     warnings.filterwarnings(
         "ignore",
         message=r"The ``noload`` loader strategy is deprecated",
-        category=SADeprecationWarning,
+        category=DeprecationWarning,
     )
+
+
+def setup_console() -> None:
+    """Called by each command before its work: the warning filters, and MLflow's and Optuna's
+    loggers sent through the root logger's handlers (the console filter below, and a job's log
+    file) instead of their own, which print every INFO line (store set-up, study creation,
+    signature inference) on the console."""
+    silence_known_warnings()
+    # The tools print their own results; MLflow's bars for moving a few kilobytes bury them.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    # Lightning and MLflow give their loggers a console handler of their own when imported
+    # before logging is configured, as they are here.
+    for name in (
+        "mlflow",
+        "lightning",
+        "lightning.pytorch",
+        "lightning.fabric",
+        "pytorch_lightning",
+    ):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 class QuietConsole(logging.Filter):
     """The console handler's filter: warnings and genre's own lines pass; other packages' INFO
-    lines only with ``hydra.verbose`` (they are in the job's log file either way)."""
+    lines only with ``hydra.verbose`` (they are in the job's log file either way), and lines
+    logged with ``extra={"console": False}`` never (a failure's traceback, for the file)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING or record.name.startswith(OURS):
+        if _verbose():
             return True
-        from hydra.core.hydra_config import HydraConfig
+        if not getattr(record, "console", True):
+            return False
+        return record.levelno >= logging.WARNING or record.name.startswith(OURS)
 
-        return HydraConfig.initialized() and bool(HydraConfig.get().verbose)
+
+def _verbose() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.initialized() and bool(HydraConfig.get().verbose)

@@ -43,6 +43,19 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def tracking_reason(exc: BaseException) -> str:
+    """Why a request to an MLflow store failed, in a few words: refused credentials are said
+    as such, with where they go."""
+    if re.search(
+        r"error code (401|403)\b|\b(401|403) (Client Error|Unauthorized|Forbidden)", str(exc)
+    ):
+        return (
+            "the server refused the credentials; give them in MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD"
+        )
+    return first_line(exc)
+
+
 def check_range(name: str, value: object, low: float, high: float) -> None:
     """Refuse a numeric config value outside ``[low, high]``, naming the range."""
     try:

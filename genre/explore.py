@@ -5,8 +5,9 @@ python -m genre.explore data=gtzan data.root=/data/gtzan [mlflow.experiment=gtza
 
 Figures: clips per genre and split; 2-D and 3-D projections of the per-clip mean log-mel by PCA,
 LDA and (with the `explore` extra, umap-learn) UMAP; a regular and a mel spectrogram of one clip.
+With task=tagging: clips per tag and split and how often tags go together, instead of the first.
 
-A Hydra app rather than argparse: it composes the same `data` and `features` groups as
+A Hydra app rather than argparse: it composes the same `data`, `task` and `features` groups as
 `genre.train`, so the same overrides pick the same dataset (and its cache, by fingerprint), and
 Hydra's output folder, `--cfg job` and `-m` (one exploration per dataset) come with it.
 """
@@ -29,8 +30,10 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from genre.build import build_spectrogram
-from genre.config import validate
+from genre.config import is_tagging, validate
+from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
+from genre.data.sources import TAGS, split_tags
 from genre.errors import GenreError, user_errors
 from genre.model.spectrogram import Spectrogram
 from genre.tracking import flat_params
@@ -39,19 +42,25 @@ from genre.util import CONF_DIR
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SPLIT_ORDER = ("train", "val", "test")
 BATCH = 32  # clips per spectrogram call: one call per clip costs far more than the maths
 
 
 def explore(cfg: DictConfig, output_dir: Path) -> None:
     validate(cfg)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(cfg.data, is_tagging(cfg))
     cache = data.load()
     clips = data.clips
     row = example_row(clips, cfg.example_clip)
     notes: list[str] = []
 
-    figures = {"class_distribution": class_distribution(clips)}
+    counts = data.counts_per_split()
+    if data.tagging:
+        figures = {
+            "tag_frequencies": class_distribution(counts, len(clips)),
+            "tag_cooccurrence": cooccurrence_figure(clips, counts.sum(axis=1)),
+        }
+    else:
+        figures = {"class_distribution": class_distribution(counts, len(clips))}
     sample = clips
     if len(clips) > cfg.max_clips:
         sample = clips.sample(n=int(cfg.max_clips), random_state=int(cfg.seed)).sort_index()
@@ -60,9 +69,9 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     # Eval mode: no SpecAugment in what is shown.
     spectrogram = build_spectrogram(cfg.features, rate, kind="mel", scale="db").eval()
     features = mean_log_mel(spectrogram, cache.audio, sample, rate)
-    labels = sample["genre"].to_numpy()
+    labels, by = projection_labels(sample, counts.sum(axis=1) if data.tagging else None)
     scaled = StandardScaler().fit_transform(features)
-    subtitle = f"per-clip mean log-mel, {len(sample)} clips"
+    subtitle = f"per-clip mean log-mel, {len(sample)} clips, coloured by {by}"
 
     projections, variance_2d = projection_figures(scaled, labels, int(cfg.seed), subtitle, notes)
     figures.update(projections)
@@ -74,7 +83,6 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     for name, figure in figures.items():
         figure.savefig(output_dir / f"{name}.png", dpi=120)
         plt.close(figure)
-    counts = clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
     counts.to_csv(output_dir / "clips_per_split.csv")
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
@@ -87,6 +95,7 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
                 "n_clips": len(clips),
                 "n_rejected": len(cache.rejected),
                 "n_genres": int(clips["genre"].nunique()),
+                **({"n_tags": len(counts)} if data.tagging else {}),
                 "pca_variance_2d": variance_2d,
             }
         )
@@ -172,10 +181,12 @@ def genre_colours(genres: list[str]) -> dict[str, tuple]:
     return {g: tuple(colours[i]) for i, g in enumerate(genres)}
 
 
-def class_distribution(clips: pd.DataFrame) -> plt.Figure:
-    """Stacked bars: clips per genre, split into train/val/test."""
-    counts = clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
-    counts = counts[[s for s in SPLIT_ORDER if s in counts]]
+def class_distribution(counts: pd.DataFrame, n_clips: int) -> plt.Figure:
+    """Stacked bars: clips per genre (``counts``' index ``genre``) or per tag (index ``tag``,
+    most frequent first), split into train/val/test."""
+    label = counts.index.name
+    if label == "tag":
+        counts = counts.loc[counts.sum(axis=1).sort_values(ascending=False, kind="stable").index]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(counts) + 2), 4), layout="constrained")
     bottom = np.zeros(len(counts))
     for split, colour in zip(counts, ("#4c72b0", "#dd8452", "#55a868"), strict=False):
@@ -184,12 +195,51 @@ def class_distribution(clips: pd.DataFrame) -> plt.Figure:
     for x, total in enumerate(bottom):
         ax.annotate(f"{int(total)}", (x, total), ha="center", va="bottom", fontsize=8)
     ax.set_ylim(0, bottom.max() * 1.12)
-    ax.set_xlabel("genre")
+    ax.set_xlabel(label)
     ax.set_ylabel("clips")
     ax.tick_params(axis="x", rotation=45 if len(counts) > 6 else 0)
     ax.legend(title="split", loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.set_title(f"Clips per genre and split ({len(clips)} clips)")
+    each = ", a clip under each of its tags" if label == "tag" else ""
+    ax.set_title(f"Clips per {label} and split ({n_clips} clips{each})")
     return fig
+
+
+def cooccurrence_figure(clips: pd.DataFrame, frequency: pd.Series) -> plt.Figure:
+    """How often tags go together: cell (row a, column b) is the share of a's clips that also
+    have b, so a row reads "given a"; the diagonal holds each tag's clip count. Tags most
+    frequent first (``frequency``: clips per tag)."""
+    tags = list(frequency.sort_values(ascending=False, kind="stable").index)
+    index = {tag: i for i, tag in enumerate(tags)}
+    hot = np.zeros((len(clips), len(tags)))
+    for row, text in enumerate(clips[TAGS].fillna("")):
+        hot[row, [index[tag] for tag in split_tags(text)]] = 1
+    together = hot.T @ hot
+    share = together / np.maximum(np.diag(together)[:, None], 1)
+    size = 2.5 + 0.28 * len(tags)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size), layout="constrained")
+    image = ax.imshow(share, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(tags)), tags, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(tags)), tags, fontsize=7)
+    for i, count in enumerate(np.diag(together)):
+        ax.text(i, i, f"{int(count)}", ha="center", va="center", color="black", fontsize=6)
+    fig.colorbar(image, ax=ax, label="share of the row tag's clips that also have the column tag")
+    ax.set_title(f"Tag co-occurrence ({len(clips)} clips; diagonal: clips per tag)")
+    return fig
+
+
+def projection_labels(
+    clips: pd.DataFrame, tag_frequency: pd.Series | None
+) -> tuple[np.ndarray, str]:
+    """What colours each clip in the projections, and its name: the genre; for tagging, where
+    the source gives no genre to every clip, its most frequent tag ("no tag" for none)."""
+    if tag_frequency is None or clips["genre"].notna().all():
+        return clips["genre"].to_numpy(), "genre"
+    rank = {tag: r for r, tag in enumerate(tag_frequency.sort_values(ascending=False).index)}
+    dominant = [
+        min(split_tags(text), key=rank.__getitem__, default="no tag")
+        for text in clips[TAGS].fillna("")
+    ]
+    return np.array(dominant), "most frequent tag"
 
 
 def projection(
@@ -225,7 +275,7 @@ def projection(
         cube.tick_params(labelsize=7)
         cube.set_title("3-D")
     handles, names = flat.get_legend_handles_labels()
-    fig.legend(handles, names, title="genre", loc="outside right center", markerscale=1.5)
+    fig.legend(handles, names, loc="outside right center", markerscale=1.5)
     fig.suptitle(f"{method} of the {subtitle}")
     return fig
 
@@ -285,7 +335,8 @@ def spectrogram_figure(
     bottom.set_title(f"Mel spectrogram ({len(melspec)} bands, f_max={f_max:g} Hz)")
     fig.colorbar(image, ax=bottom, label="dB")
     clip = clips.loc[row]
-    fig.suptitle(f"Clip {clip['clip_id']} ({clip['genre']}, {seconds:.1f} s)")
+    labels = clip["genre"] if pd.notna(clip["genre"]) else clip.get(TAGS) or "no tag"
+    fig.suptitle(f"Clip {clip['clip_id']} ({labels}, {seconds:.1f} s)")
     return fig
 
 
@@ -303,6 +354,7 @@ def mel_position(freq: float, f_min: float, f_max: float, n_mels: int) -> float:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="explore")
 def main(cfg: DictConfig) -> None:
+    setup_console()
     with user_errors():
         explore(cfg, Path(HydraConfig.get().runtime.output_dir))
 

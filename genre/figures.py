@@ -1,5 +1,6 @@
-"""The figures a run logs: what the network sees, its learning curves, and its test confusion
-matrix. Built headless (Agg), returned closed, for ``mlflow.log_figure``."""
+"""The figures a run logs: what the network sees, its learning curves, and its test report (the
+confusion matrix; for tagging, each tag's ROC-AUC and PR-AUC). Built headless (Agg), returned
+closed, for ``mlflow.log_figure``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
+import pandas as pd
 
 matplotlib.use("Agg")  # runs headless, in worker processes too
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-PER_GENRE = 3  # example spectrograms per genre in the inputs figure
+PER_GENRE = 3  # example spectrograms per genre (or tag) in the inputs figure
 
 
 def inputs_figure(
@@ -94,6 +96,28 @@ def confusion_figure(matrix: np.ndarray, genres: list[str]) -> plt.Figure:
             ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=8)
     fig.colorbar(image, ax=ax, label="share of the true genre's test clips")
     ax.set_title(f"Test confusion matrix ({matrix.sum()} clips)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def tag_scores_figure(table: pd.DataFrame) -> plt.Figure:
+    """Each tag's test ROC-AUC and PR-AUC as bars (``table``: ``tag``, ``roc_auc``, ``pr_auc``,
+    ``frequency``), best PR-AUC on top, with each chance level: 0.5 for ROC-AUC, the tag's
+    frequency in the test split for PR-AUC (what a random ranking scores)."""
+    table = table.sort_values("pr_auc")
+    y = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.28 * len(table)))
+    ax.barh(y + 0.2, table["roc_auc"], height=0.4, color="tab:blue", label="ROC-AUC")
+    ax.barh(y - 0.2, table["pr_auc"], height=0.4, color="tab:orange", label="PR-AUC")
+    ax.scatter(table["frequency"], y - 0.2, marker="|", s=120, color="black", zorder=3)
+    ax.axvline(0.5, color="tab:blue", linestyle=":", linewidth=1)
+    ax.set_yticks(y, table["tag"], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (|: the tag's frequency, PR-AUC's chance level; dotted: ROC-AUC's)")
+    ax.legend(fontsize=8, loc="lower right")
+    macro = f"macro ROC-AUC {table['roc_auc'].mean():.3f}, PR-AUC {table['pr_auc'].mean():.3f}"
+    ax.set_title(f"Test scores per tag ({macro})", fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig

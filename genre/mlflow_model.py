@@ -2,10 +2,11 @@
 this file and reads the network's weights and config (``genre.saved_model``), never a pickle.
 
     model = mlflow.pyfunc.load_model("runs:/RUN_ID/model")
-    probabilities = model.predict(waves)   # float32 [crops, samples] -> [crops, genres]
+    probabilities = model.predict(waves)   # float32 [crops, samples] -> [crops, genres or tags]
 
-``model.unwrap_python_model().net`` is the ``GenreNet`` itself, with its ``genres``,
-``sample_rate`` and ``chunk_samples``.
+A genre model gives a softmax over its genres, a tagging model a sigmoid per tag.
+``model.unwrap_python_model().net`` is the ``GenreNet`` itself, with its ``genres`` (the tags of
+a tagging model), ``multilabel``, ``sample_rate`` and ``chunk_samples``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class GenreModel(PythonModel):
     def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
         waves = torch.as_tensor(np.asarray(model_input, dtype=np.float32))
         with torch.no_grad():
-            return self.net(waves).float().softmax(-1).numpy()
+            return self.net.probabilities(self.net(waves)).numpy()
 
 
 mlflow.models.set_model(GenreModel())

@@ -1,10 +1,12 @@
-"""Genre probabilities for audio files, from a trained model.
+"""Genre probabilities (or, from a tagging model, tag probabilities) for audio files, from a
+trained model.
 
 python -m genre.predict FILE [FILE ...] (--run RUN_ID | --model DIR | --checkpoint CKPT --config
 YAML | --pretrained msd|mtt [--arch musicnn|vgg]) [--top 3] [--json] [--tracking-uri URI]
 
 Each file is decoded like the training data (mono, resampled to the model's rate), cut into
-evenly spaced crops of the model's crop length, and the crops' probabilities are averaged.
+evenly spaced crops of the model's crop length, and the crops' probabilities are averaged: the
+softmax over the genres, or each tag's sigmoid for a tagging model.
 
 --pretrained shows instead the tags of the original musicnn tagger trained on the Million Song
 Dataset (msd) or MagnaTagATune (mtt), as its own tagger does: the file's spectrogram cut into
@@ -30,6 +32,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
+from genre.console import setup_console
 from genre.data.audio import DecodeError, read_mono
 from genre.errors import GenreError, first_line, user_errors
 from genre.model.musicnn import ARCHS, SAMPLE_RATE, SPECTROGRAM, TAGS, VARIANTS, patches
@@ -50,11 +53,12 @@ PATCH_BATCH = 32  # pretrained-tagger patches per forward pass: memory stays fla
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_console()
     parser = argparse.ArgumentParser(
         prog="python -m genre.predict",
         description=__doc__.split("\n\n")[0],
         epilog="Exit status: 0 all files predicted, 1 some file could not be decoded, "
-        "2 the model or an option is unusable.",
+        "2 none could, or the model or an option is unusable.",
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -108,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             print(format_result(result), flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
-    return 1 if any("error" in r for r in results) else 0
+    failed = sum("error" in r for r in results)
+    # Some files skipped among predicted ones is a partial success; nothing predicted is bad input.
+    return 0 if not failed else 1 if failed < len(results) else 2
 
 
 def load_network(args: argparse.Namespace) -> GenreNet:
@@ -226,12 +232,13 @@ def predict_file(net: GenreNet, path: Path, top: int, device: torch.device) -> d
     decoded = read_mono(path, net.sample_rate, max_seconds=MAX_SECONDS)
     crops = evenly_spaced_crops(decoded.samples, net.chunk_samples)
     probs = net.clip_probabilities(torch.from_numpy(crops)[None].to(device))[0].cpu()
+    label = "tag" if net.multilabel else "genre"
     best = probs.argsort(descending=True)[:top]
     return {
         "file": str(path),
         "seconds": round(decoded.seconds, 2),
         "crops": len(crops),
-        "top": [{"genre": net.genres[i], "probability": round(float(probs[i]), 4)} for i in best],
+        "top": [{label: net.genres[i], "probability": round(float(probs[i]), 4)} for i in best],
     }
 
 
@@ -280,8 +287,9 @@ def evenly_spaced_crops(samples: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def format_result(result: dict[str, Any]) -> str:
-    """A file's top genres (or, from a pretrained tagger, tags) with their probabilities."""
-    label, unit = ("genre", "crops") if "crops" in result else ("tag", "patches")
+    """A file's top genres (or tags) with their probabilities."""
+    label = "tag" if "tag" in result["top"][0] else "genre"
+    unit = "crops" if "crops" in result else "patches"
     width = max(len(entry[label]) for entry in result["top"])
     lines = [f"{result['file']}  ({result['seconds']:.1f} s, {result[unit]} {unit})"]
     for rank, entry in enumerate(result["top"], 1):

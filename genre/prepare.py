@@ -12,7 +12,8 @@ import sys
 
 import pandas as pd
 
-from genre.config import validate
+from genre.config import is_tagging, validate
+from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import reason_kind
 from genre.errors import user_errors
@@ -21,9 +22,9 @@ from genre.train import compose_config
 
 def summary(data: GenreDataModule) -> str:
     cache, clips = data.cache, data.clips
-    counts = clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
-    counts = counts.reindex(columns=[s for s in ("train", "val", "test") if s in counts])
-    counts.loc["total"] = counts.sum()
+    counts = data.counts_per_split()
+    # Clips, not the sum of the rows: for tagging a clip counts under each of its tags.
+    counts.loc["total" if not data.tagging else "clips"] = clips["split"].value_counts()
     hours = clips["seconds"].sum() / 3600
     lines = [
         f"cache     {cache.path}",
@@ -43,10 +44,11 @@ def summary(data: GenreDataModule) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_console()
     with user_errors():
         cfg = compose_config(sys.argv[1:] if argv is None else argv)
         validate(cfg)
-        data = GenreDataModule(cfg.data)
+        data = GenreDataModule(cfg.data, is_tagging(cfg))
         data.load()
     with pd.option_context("display.width", 120):
         print(summary(data))

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
-from genre.config import DataConfig
+from genre.config import DataConfig, is_tagging
+from genre.console import setup_console
 from genre.errors import GenreError, first_line, user_errors
 
 CONFIG_ARTIFACT = "config.yaml"
@@ -30,6 +31,7 @@ TRAIN_KEYS = ("data", "features", "model", "optim", "trainer", "mlflow", "optuna
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_console()
     parser = argparse.ArgumentParser(
         prog="python -m genre.reproduce", description=__doc__.split("\n\n")[0]
     )
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from genre.data.datamodule import GenreDataModule
     from genre.train import train
 
-    fingerprint = GenreDataModule(cfg.data).load().fingerprint
+    fingerprint = GenreDataModule(cfg.data, is_tagging(cfg)).load().fingerprint
     warn_about_changes(original.data.tags, tracking.version_tags(), fingerprint)
     match_threads(original.data.tags.get(tracking.THREADS_TAG))
 

@@ -2,8 +2,9 @@
 safetensors and the config that rebuilds it, in one folder::
 
     weights.safetensors   the state dict, less any pretrained weights it left unchanged
-    network.yaml          the run's resolved config, the genre names, and the sha256 of the
-                          pretrained weights it builds on (genre.pretrained), if any
+    network.yaml          the run's resolved config, the genre names (a tagging network's tags),
+                          and the sha256 of the pretrained weights it builds on
+                          (genre.pretrained), if any
 
 The folder is what a run logs as its MLflow model's artifact (``genre.mlflow_model``), and what
 ``genre.predict`` loads. Classes may move between versions: the config names them again.

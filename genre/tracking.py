@@ -4,7 +4,9 @@ model."""
 
 from __future__ import annotations
 
+import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,15 +19,24 @@ import numpy as np
 import optuna
 import pandas as pd
 import torch
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import classification_report
 
 from genre import mlflow_model
-from genre.figures import PER_GENRE, confusion_figure, inputs_figure, learning_curves_figure
+from genre.errors import GenreError, tracking_reason
+from genre.figures import (
+    PER_GENRE,
+    confusion_figure,
+    inputs_figure,
+    learning_curves_figure,
+    tag_scores_figure,
+)
 from genre.model.net import GenreNet
 from genre.model.spectrogram import Spectrogram
 from genre.saved_model import save_network
-from genre.util import git_version, without_password
+from genre.util import git_version, mlflow_fail_fast, ui_link, without_password
 from hydra_plugins.genre_optuna_sweeper.job import RUN_ID_ATTR
 
 if TYPE_CHECKING:
@@ -36,8 +47,10 @@ COMMIT_TAG = "mlflow.source.git.commit"
 DIRTY_TAG = "genre.code_dirty"
 FINGERPRINT_TAG = "data.fingerprint"
 THREADS_TAG = "genre.torch_threads"
+MAX_TAG_ROWS = 12  # the inputs figure of a tagging run shows clips of this many tags at most
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
-# MLflow 3's UI opens an experiment on its GenAI overview unless its kind says model training.
+# Marks the experiment as model training, so MLflow 3's UI asks no "which kind?" question; which
+# view opens is the browser's choice in 3.17, hence genre's links (genre.util.ui_link).
 EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
@@ -56,8 +69,7 @@ class Run:
         mlflow.log_text(OmegaConf.to_yaml(shown), "config.yaml")
         # The cache's own file, byte for byte: names that are not UTF-8 survive.
         mlflow.log_artifact(str(data.cache.path / "rejected.csv"), "data")
-        counts = data.clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
-        mlflow.log_text(counts.to_csv(), "data/clips_per_split.csv")
+        mlflow.log_text(data.counts_per_split().to_csv(), "data/clips_per_split.csv")
         log_dataset(cfg.data, data)
         mlflow.set_tag(DESCRIPTION_TAG, describe(cfg, data))
         log_inputs_figure(net, data, spectrogram_text(cfg))
@@ -72,7 +84,10 @@ class Run:
         the model."""
         if test is not None:
             mlflow.log_metrics({name: float(value) for name, value in test.items()})
-            log_test_report(module.net.genres, module.test_matrix.numpy())
+            if module.net.multilabel:
+                log_tag_report(module.net.genres, module.test_result)
+            else:
+                log_test_report(module.net.genres, module.test_result.numpy())
         mlflow.log_metric(f"best_{cfg.objective}", best)
         description = mlflow.get_run(self.run_id).data.tags.get(DESCRIPTION_TAG, "")
         mlflow.set_tag(DESCRIPTION_TAG, f"{description} · best {cfg.objective} {best:.3f}")
@@ -104,7 +119,14 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
     sweep's parent run, if any), ended FINISHED, or KILLED (pruned, interrupted) or FAILED with
     the error as a tag; the trial learns the run's id."""
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    open_experiment(cfg.mlflow.experiment)
+    try:
+        with mlflow_fail_fast():
+            open_experiment(cfg.mlflow.experiment)
+    except MlflowException as exc:
+        raise GenreError(
+            f"Cannot use the MLflow store at {without_password(str(cfg.mlflow.tracking_uri))}: "
+            f"{tracking_reason(exc)}."
+        ) from exc
     tags = {
         **version_tags(),
         # CPU sums are split by thread: reproduce uses the same count to match exactly.
@@ -156,11 +178,19 @@ def log_dataset(data_cfg: DictConfig, data: GenreDataModule) -> None:
     """The clips as the run's input: named after the dataset, its source the dataset root (or
     csv), its digest the cache fingerprint, one row per clip, the clips per split as tags."""
     root = data_cfg.get("root")
-    source = str(Path(str(root)).expanduser().absolute()) if root else str(data.cache.path)
+    path = str(Path(str(root)).expanduser().absolute()) if root else str(data.cache.path)
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-artifact source class twice and warns that a path
+        # "can be interpreted in multiple ways" (both the same class).
+        warnings.filterwarnings("ignore", message="The specified dataset source can be")
+        source = resolve_dataset_source(path)
+    columns = (
+        ["clip_id", "genre", "split", "tags"] if data.tagging else ["clip_id", "genre", "split"]
+    )
     dataset = mlflow.data.from_pandas(
-        data.clips[["clip_id", "genre", "split"]].reset_index(drop=True),
+        data.clips[columns].reset_index(drop=True),
         source=source,
-        targets="genre",
+        targets="tags" if data.tagging else "genre",
         name=dataset_name(data_cfg),
         digest=data.cache.fingerprint,
     )
@@ -180,20 +210,26 @@ def spectrogram_text(cfg: DictConfig) -> str:
 
 
 def describe(cfg: DictConfig, data: GenreDataModule) -> str:
-    """One line for the run's description: network, spectrogram, data."""
+    """One line for the run's description: network, spectrogram, data (and for tagging, how
+    many tags)."""
     counts = data.clips["split"].value_counts()
     split = "/".join(str(counts.get(s, 0)) for s in ("train", "val", "test"))
+    tags = f", {len(data.tags)} tags" if data.tagging else ""
     return (
         f"{cfg.model.name} on {spectrogram_text(cfg)} · {dataset_name(cfg.data)}: "
-        f"{len(data.clips)} clips ({split} train/val/test)"
+        f"{len(data.clips)} clips ({split} train/val/test){tags}"
     )
 
 
 def log_inputs_figure(net: GenreNet, data: GenreDataModule, what: str) -> None:
-    """A few training clips per genre, a crop from the middle of each, as the network's
-    spectrogram layer sees them (eval mode: no SpecAugment), with the run's settings."""
+    """A few training clips per genre (for tagging, of the most frequent tags), a crop from the
+    middle of each, as the network's spectrogram layer sees them (eval mode: no SpecAugment),
+    with the run's settings."""
     spectrogram = next(m for m in net.spectrogram.modules() if isinstance(m, Spectrogram))
     rows, labels = data.split_rows("train")
+    # One boolean column per label: which training clips have it.
+    has = labels.astype(bool) if net.multilabel else labels[:, None] == np.arange(len(net.genres))
+    shown = np.argsort(-has.sum(0), kind="stable")[:MAX_TAG_ROWS] if net.multilabel else None
     audio, seconds = data.cache.audio, data.cache.clips["seconds"].to_numpy()
     chunk, rate = net.chunk_samples, net.sample_rate
     images: dict[str, np.ndarray] = {}
@@ -201,8 +237,10 @@ def log_inputs_figure(net: GenreNet, data: GenreDataModule, what: str) -> None:
     net.spectrogram.eval()
     with torch.no_grad():
         for index, genre in enumerate(net.genres):
+            if shown is not None and index not in shown:
+                continue
             crops = []
-            for row in rows[labels == index][:PER_GENRE]:
+            for row in rows[has[:, index]][:PER_GENRE]:
                 valid = min(int(seconds[row] * rate), audio.shape[1])
                 start = max(0, (valid - chunk) // 2)
                 crops.append(torch.from_numpy(np.array(audio[row, start : start + chunk])))
@@ -227,6 +265,20 @@ def log_learning_curves(run_id: str, objective: str) -> None:
     mlflow.log_figure(
         learning_curves_figure(curves, objective, "Learning curves"), "learning_curves.png"
     )
+
+
+def run_summary(cfg: DictConfig, run_id: str) -> str:
+    """What a single run prints when it ends: its scores, its id, and how to open it."""
+    run = mlflow.MlflowClient().get_run(run_id)
+    metrics = run.data.metrics
+    scores = [f"best {cfg.objective} {metrics[f'best_{cfg.objective}']:.4f}"]
+    scores += [
+        f"{name} {value:.4f}"
+        for name, value in sorted(metrics.items())
+        if name.startswith("test/") and name.count("/") == 1 and name != "test/loss"
+    ]
+    where = ui_link(str(cfg.mlflow.tracking_uri), run.info.experiment_id, run_id)
+    return f"Run {run_id} ({run.info.run_name}): {', '.join(scores)}\n  see it: {where}"
 
 
 def version_tags() -> dict[str, str]:
@@ -305,11 +357,36 @@ def log_model(net: GenreNet, cfg: DictConfig) -> None:
             input_example=np.zeros((1, net.chunk_samples), dtype=np.float32),
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "torchaudio", "genre"],
             metadata={
+                "task": "tagging" if net.multilabel else "genre",
                 "genres": net.genres,
                 "sample_rate": net.sample_rate,
                 "chunk_samples": net.chunk_samples,
             },
         )
+
+
+def metric_label(name: str) -> str:
+    """A genre or tag as the last part of a metric name: MLflow allows letters, digits and
+    ``_-. :`` there, and a slash would make another level ("Big Band/Swing")."""
+    return re.sub(r"[^\w.\- :]", "_", name)
+
+
+def log_tag_report(tags: list[str], result: dict[str, torch.Tensor]) -> None:
+    """Each tag's test ROC-AUC and PR-AUC, with its frequency (PR-AUC's chance level), as a
+    table (``per_tag.csv``), a figure (``tag_scores.png``) and ``test/roc_auc/<tag>`` and
+    ``test/pr_auc/<tag>`` metrics, from the task's test details (all DDP processes' clips)."""
+    table = pd.DataFrame(
+        {"tag": tags, **{name: result[name].numpy() for name in ("roc_auc", "pr_auc", "frequency")}}
+    )
+    mlflow.log_text(table.to_csv(index=False, float_format="%.4f"), "per_tag.csv")
+    mlflow.log_metrics(
+        {
+            f"test/{name}/{metric_label(tag)}": float(value)
+            for name in ("roc_auc", "pr_auc")
+            for tag, value in zip(tags, table[name], strict=True)
+        }
+    )
+    mlflow.log_figure(tag_scores_figure(table), "tag_scores.png")
 
 
 def log_test_report(genres: list[str], matrix: np.ndarray) -> None:
@@ -329,5 +406,5 @@ def log_test_report(genres: list[str], matrix: np.ndarray) -> None:
     )
     table = pd.DataFrame(report).T.rename_axis("genre").reset_index()
     mlflow.log_text(table.to_csv(index=False, float_format="%.4f"), "per_class.csv")
-    mlflow.log_metrics({f"test/f1/{g}": report[g]["f1-score"] for g in genres})
+    mlflow.log_metrics({f"test/f1/{metric_label(g)}": report[g]["f1-score"] for g in genres})
     mlflow.log_figure(confusion_figure(matrix, genres), "confusion_matrix.png")

@@ -24,12 +24,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
-from genre.config import validate
+from genre.config import is_tagging, validate
+from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.ddp import ddp_job, ddp_worker, is_ddp_worker
 from genre.errors import GenreError
 from genre.pruning import DistributedPruning, pruning_callback
-from genre.tracking import NoRun, Run, tracked_run
+from genre.tracking import NoRun, Run, run_summary, tracked_run
 from genre.util import CONF_DIR
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
@@ -62,9 +63,9 @@ def train(
     with _trial_and_run(cfg, trainer, tags or {}) as (trial, run):
         # Built inside the run, so that bad data or a bad config combination is a FAILED run
         # with its error, like any other failure of a sweep's trial.
-        data = GenreDataModule(cfg.data)
+        data = GenreDataModule(cfg.data, is_tagging(cfg))
         data.load()
-        net = build_network(cfg, data.genres)
+        net = build_network(cfg, data.labels)
         run.log_setup(cfg, data, net)
         module = build_module(cfg, net, data.class_weights())
         pruning = _pruning(cfg, trainer, trial)
@@ -113,17 +114,22 @@ def _pruning(cfg: DictConfig, trainer: pl.Trainer, trial: optuna.Trial | None) -
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
+    setup_console()  # again: a launcher may run the job in another process
+    single = HydraConfig.get().mode != RunMode.MULTIRUN
     try:
-        objective, _ = train(cfg, Path(HydraConfig.get().runtime.output_dir))
-        return objective
+        objective, run_id = train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except GenreError as exc:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # the sweeper records the trial as failed and goes on
+        if not single:
+            raise  # the sweeper records the trial as failed, in its line, and goes on
         print(f"genre: {exc}", file=sys.stderr)
         sys.exit(2)
+    if single and run_id is not None:
+        print(run_summary(cfg, run_id), flush=True)
+    return objective
 
 
 if __name__ == "__main__":
+    setup_console()
     if is_ddp_worker():
         ddp_worker()
     else:

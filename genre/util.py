@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -65,9 +65,30 @@ def git_version() -> dict[str, str | bool | None]:
     return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
 
 
+def split_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password (``postgresql://genre@db/optuna``), and the password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return parts._replace(netloc=netloc).geturl(), unquote(parts.password)
+
+
 def without_password(url: str) -> str:
     """``url`` fit to show or to log: a password in it replaced by ``***``."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
+    """How to see an experiment (or one run) in the MLflow UI: the page, and for a local store
+    the command that serves it. The page asks for the model-training view: MLflow 3.17's UI
+    shows an experiment in one of two views, GenAI (its default) or model training, chosen per
+    browser and not by the experiment, and takes a ``workflowType`` in the URL over that choice."""
+    page = f"#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    page += "?workflowType=machine_learning"
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {without_password(tracking_uri).rstrip('/')}/{page}"
+    return f"mlflow ui --backend-store-uri {tracking_uri}, then open http://127.0.0.1:5000/{page}"

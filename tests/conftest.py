@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import MlflowServer, free_port, write_genre_folder
+from helpers import PG_PASSWORD, MlflowServer, free_port, write_genre_folder
 
 from genre.pretrained.weights import wheel_path
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-PG_PASSWORD = "genre-test"
 
 
 @pytest.fixture(scope="session", autouse=True)

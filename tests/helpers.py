@@ -19,6 +19,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"  # beside the clone, in CI as here: real recordings, datasets
+PG_PASSWORD = "genre-test"  # of the test PostgreSQL server (conftest.postgres_server)
 MLFLOW_START_TIMEOUT = 120  # seconds to answer /health (migrations on a fresh database)
 
 TINY_RUN = ("debug=tiny",)
@@ -77,25 +78,45 @@ def free_port() -> int:
 
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend and proxied artifacts in
-    `root`; it can be killed and started again on the same port and store."""
+    `root`; it can be killed and started again on the same port and store. With
+    ``admin_password``, MLflow's basic-auth app guards it (user ``admin``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, admin_password: str | None = None) -> None:
         self.root = root
+        self.admin_password = admin_password
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "server.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> MlflowServer:
+        auth: list[str] = []
+        env = dict(os.environ)
+        if self.admin_password is not None:
+            config = self.root / "basic_auth.ini"
+            config.write_text(
+                "[mlflow]\ndefault_permission = READ\n"
+                f"database_uri = sqlite:///{self.root / 'basic_auth.db'}\n"
+                "admin_username = admin\n"
+                "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            )
+            auth = ["--app-name", "basic-auth"]
+            env |= {
+                "MLFLOW_AUTH_CONFIG_PATH": str(config),
+                "MLFLOW_AUTH_ADMIN_PASSWORD": self.admin_password,
+                # The auth app's CSRF protection signs with it; one server needs any value.
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": "genre-test-server",
+            }
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "mlflow", "server",
+                    sys.executable, "-m", "mlflow", "server", *auth,
                     "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
                     "--artifacts-destination", str(self.root / "artifacts"),
                     "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
                 ],
                 cwd=self.root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
             )  # fmt: skip
         deadline = time.monotonic() + MLFLOW_START_TIMEOUT
         while time.monotonic() < deadline:

@@ -32,21 +32,31 @@ def write_bytes(path: Path, content: bytes) -> Path:
 
 # --- MagnaTagATune -----------------------------------------------------------------------------
 
-MTAT_TAGS = ["no voice", "classical", "guitar", "rock", "techno", "jazz", "new age", "hard rock"]
+# Real tag columns of annotations_final.csv: the published top 50 (Won et al., 2020, most frequent
+# first) and two more of the file's 188.
+MTAT_TOP50 = [
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
+    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
+    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
+    "weird", "country", "female voice", "metal", "choral",
+]  # fmt: skip
+MTAT_TAGS = [*MTAT_TOP50, "jazz", "hard rock"]
 BACH = ("American Bach Soloists", "J.S. Bach Solo Cantatas")
 # clip_id, mp3_path, tags set to 1, (artist, album), what is on disk
 MTAT_CLIPS = [
     (
         "2",
         "f/american_bach_soloists-j_s__bach_solo_cantatas-01-bwv54__i_aria-30-59.mp3",
-        {"classical"},
+        {"classical", "strings"},
         BACH,
         "audio",
     ),
     (
         "6",
         "b/american_bach_soloists-j_s__bach_solo_cantatas-01-bwv54__i_aria-117-146.mp3",
-        {"classical", "no voice"},
+        {"classical", "no voice", "strings"},
         BACH,
         "audio",
     ),
@@ -67,7 +77,7 @@ MTAT_CLIPS = [
     (
         "12",
         "3/jeff_wahl-guitarscapes-04-spirit-30-59.mp3",
-        {"rock", "jazz"},
+        {"rock", "jazz", "guitar"},
         ("Jeff Wahl", "Guitarscapes"),
         "audio",
     ),
@@ -95,7 +105,7 @@ MTAT_CLIPS = [
     (
         "16",
         "e/rocket_city_riot-middle_age_suicide-01-everyday_like_saturday-30-59.mp3",
-        {"rock", "hard rock"},
+        {"rock", "hard rock", "guitar"},
         ("Rocket City Riot", "Middle Age Suicide"),
         "text",
     ),
@@ -104,7 +114,8 @@ MTAT_CLIPS = [
 
 def mtat_replica(root: Path) -> Path:
     """An MTAT root: clip 14 is one of the real 0-byte files, 15 was never downloaded, 16 is a
-    text file named .mp3, 12 has two genre tags and 13 none."""
+    text file named .mp3, 12 has two genre tags and 13 none. Tag counts over the file: guitar 4,
+    rock 3, classical, strings and techno 2 each, the other tags 1 or 0."""
     rows = []
     for clip_id, mp3_path, tags, (artist, album), kind in MTAT_CLIPS:
         rows.append((clip_id, mp3_path, tags, artist, album))
@@ -189,11 +200,36 @@ FMA_TRACKS = [
     (30, 9, "validation", "large", None, "audio"),
     (40, 10, "test", "large", "Electronic", "audio"),
 ]
+# track.genres_all of each track (FMA's genre ids, ancestors included), and genres.csv's rows
+FMA_GENRES_ALL = {
+    2: [21],
+    5: [21, 12],
+    10: [10, 21],
+    140: [17, 21],
+    99134: [38],
+    108925: [12, 25],
+    133297: [12],
+    20: [12, 25],
+    30: [15],
+    40: [15],
+}
+FMA_GENRES = {10: "Pop", 12: "Rock", 15: "Electronic", 17: "Folk", 21: "Hip-Hop", 25: "Punk",
+              38: "Experimental"}  # fmt: skip
 
 
 def fma_replica(root: Path, subsets: tuple[str, ...] = ("small",)) -> Path:
-    """An FMA root with ``fma_metadata/tracks.csv`` and the audio folders of ``subsets``."""
+    """An FMA root with ``fma_metadata/tracks.csv`` and ``genres.csv`` and the audio folders of
+    ``subsets``."""
     write_tracks_csv(root / "fma_metadata" / "tracks.csv")
+    pd.DataFrame(
+        {
+            "genre_id": list(FMA_GENRES),
+            "#tracks": [100] * len(FMA_GENRES),
+            "parent": [12 if i == 25 else 0 for i in FMA_GENRES],
+            "title": list(FMA_GENRES.values()),
+            "top_level": [12 if i == 25 else i for i in FMA_GENRES],
+        }
+    ).to_csv(root / "fma_metadata" / "genres.csv", index=False)
     levels = ["small", "medium", "large"]
     for subset in subsets:
         for track_id, *_, track_subset, _, kind in FMA_TRACKS:
@@ -218,6 +254,7 @@ def write_tracks_csv(path: Path) -> None:
             ("set", "split"),
             ("set", "subset"),
             ("track", "genre_top"),
+            ("track", "genres_all"),
             ("track", "title"),
         ]
     )
@@ -229,6 +266,7 @@ def write_tracks_csv(path: Path) -> None:
             split,
             subset,
             genre,
+            str(FMA_GENRES_ALL[track_id]),
             "Line one\nline two",
         ]
         for track_id, artist, split, subset, genre, _ in FMA_TRACKS

@@ -80,6 +80,16 @@ CASES = [
     (["optim.warmup_epochs=20"], "optim.warmup_epochs=20"),  # beyond trainer.max_epochs
     (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
     (["objective=val/loss"], "objective"),
+    # tasks
+    (["task.name=regression"], "Unknown task 'regression'"),
+    (["task=tagging", "objective=val/macro_f1"], "objective=val/macro_f1 is not a metric of task"),
+    (["objective=val/pr_auc"], "objective=val/pr_auc is not a metric of task=genre"),
+    (["task=tagging", "data.balance=sampler"], "data.balance=sampler balances genres"),
+    (["task=tagging", "loss.label_smoothing=0.1"], "loss.label_smoothing smooths one genre"),
+    (["data=mtat", "data.top_tags=0"], "data.top_tags=0"),
+    (["data=fma", "data.min_tag_tracks=0"], "data.min_tag_tracks=0"),
+    (["model=resnet", "model.downsample=conv"], "model.downsample"),
+    (["model=resnet", "model.widths=[]"], "model.widths (number of blocks)=0"),
     # training-time options
     (["augment.mixup=-1"], "augment.mixup=-1"),
     (["augment.gain_db=-3"], "augment.gain_db=-3"),

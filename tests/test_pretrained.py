@@ -8,8 +8,11 @@ genre.pretrained fetch``); it is linked into the tests' isolated cache."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -84,19 +87,40 @@ def test_crc32c_is_castagnoli() -> None:
         assert crc32c(data[:n]) == bytewise(data[:n]), n
 
 
+# TensorFlow reads the checkpoint in a process of its own: imported into the test process it
+# leaves state behind (absl's logging on stderr) that breaks later in-process runs of Hydra apps.
+TF_READ = """
+import sys
+import numpy as np
+import tensorflow as tf
+reader = tf.compat.v1.train.NewCheckpointReader(sys.argv[1])
+names = reader.get_variable_to_shape_map()
+np.savez(sys.argv[2], **{name.replace("/", "|"): reader.get_tensor(name) for name in names})
+"""
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_reader_matches_tensorflow(wheel: Path, tmp_path: Path, name: str) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    tf = pytest.importorskip("tensorflow")
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed (the tf extra)")
     with zipfile.ZipFile(wheel) as archive:
         for suffix in (".index", ".data-00000-of-00001"):
             archive.extract(f"musicnn/{name}/{suffix}", tmp_path)
-    prefix = f"{tmp_path}/musicnn/{name}/"
-    reference = tf.compat.v1.train.NewCheckpointReader(prefix)
+    dump = tmp_path / "tensorflow.npz"
+    done = subprocess.run(
+        [sys.executable, "-c", TF_READ, f"{tmp_path}/musicnn/{name}/", str(dump)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(dump) as read:
+        reference = {key.replace("|", "/"): read[key] for key in read.files}
     ours = read_checkpoint(*checkpoint_bytes(wheel, name))
-    assert sorted(ours) == sorted(reference.get_variable_to_shape_map())
+    assert sorted(ours) == sorted(reference)
     for variable, tensor in ours.items():
-        expected = reference.get_tensor(variable)
+        expected = reference[variable]
         assert tensor.dtype == expected.dtype and tensor.shape == expected.shape, variable
         assert tensor.tobytes() == expected.tobytes(), variable
 
@@ -209,21 +233,6 @@ def test_lengths() -> None:
             vgg(torch.rand(1, 1, 96, 188))
         with pytest.raises(GenreError, match=r"\[batch, 1, 96, time\]"):
             musicnn(torch.rand(1, 1, 128, 187))
-
-
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [
-        ("mel_scale", "bark"),
-        ("mel_norm", "area"),
-        ("pad_mode", "wrap"),
-        ("power_dtype", "bfloat16"),
-        ("log_gain", 0),
-    ],
-)
-def test_spectrogram_options_the_port_needs_are_checked(option: str, value: object) -> None:
-    with pytest.raises(GenreError, match=f"features.{option}"):
-        Spectrogram(SAMPLE_RATE, **{option: value})
 
 
 # --- converted weights in the cache ----------------------------------------------------------

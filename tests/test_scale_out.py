@@ -30,7 +30,7 @@ from test_sweeper import (
     sweep_error,
 )
 
-from genre.util import without_password
+from genre.util import split_password
 from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 
 TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/genre_pruner=none")
@@ -222,7 +222,7 @@ def test_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
     message = sweep_error(tmp_path, *TOY, f"hydra.sweeper.storage={url}")
     assert time.monotonic() - started < 60
     assert message.startswith(
-        f"genre: Cannot open the Optuna storage {url.replace('secret', '***')}:"
+        f"genre: Cannot open the Optuna storage {url.replace(':secret', '')}:"
     )
     assert "Connection refused" in message and "secret" not in message
 
@@ -298,9 +298,8 @@ def test_jobs_in_other_processes_open_a_password_protected_study(
     tmp_path: Path, postgres_url: str
 ) -> None:
     """Joblib's workers load their trials from PostgreSQL with the password of their own
-    hydra.sweeper.storage: the environment the sweeper gives each job names the storage without
-    it, and so do the job's task overrides and config (hydra.yaml keeps the user's own
-    hydra.sweeper.storage, as the user wrote it)."""
+    hydra.sweeper.storage: the sweeper moves it into PGPASSWORD, which the jobs inherit, and no
+    file of a job (its overrides, config, hydra.yaml) or of the sweep (multirun.yaml) holds it."""
     run_sweep(
         tmp_path,
         "sweeps=prune",
@@ -319,9 +318,11 @@ def test_jobs_in_other_processes_open_a_password_protected_study(
     assert len(jobs) == len(trials)
     for job in jobs:
         env = yaml.safe_load((job / "hydra.yaml").read_text())["hydra"]["job"]["env_set"]
-        assert env["GENRE_OPTUNA_STORAGE"] == without_password(postgres_url)
-        for name in ("overrides.yaml", "config.yaml"):
+        assert env["GENRE_OPTUNA_STORAGE"] == split_password(postgres_url)[0]
+        for name in ("overrides.yaml", "config.yaml", "hydra.yaml"):
             assert password not in (job / name).read_text()
+    [multirun] = tmp_path.glob("multirun/*/*/multirun.yaml")
+    assert password not in multirun.read_text()
 
 
 def test_admission_lock_keeps_concurrent_asks_within_n_trials(postgres_url: str) -> None:

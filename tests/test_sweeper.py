@@ -5,6 +5,7 @@ PostgreSQL are in test_scale_out.py)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,6 +222,19 @@ def grid_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_db: Path) -> Pat
     return cwd
 
 
+def test_a_resumed_seeded_sampler_asks_new_parameters(workdir: Path) -> None:
+    """A seeded sampler starts its random numbers afresh in each process: resumed, it must not
+    ask the study's first parameters again (it is seeded by the trials so far)."""
+    seeded = (
+        "x=interval(0, 1)", "kind=a,b", "hydra/sweeper/genre_sampler=random",
+        "hydra.sweeper.sampler.seed=7", "hydra.sweeper.study_name=seeded",
+    )  # fmt: skip
+    run_sweep(workdir, *seeded, "hydra.sweeper.n_trials=3")
+    run_sweep(workdir, *seeded, "hydra.sweeper.n_trials=6")
+    xs = [t.params["x"] for t in load_trials(workdir, "seeded")]
+    assert len(xs) == 6 and len(set(xs)) == 6, xs
+
+
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(grid_sweep: Path) -> None:
     trials = load_trials(grid_sweep, "toy")
     for trial in trials:
@@ -264,10 +278,8 @@ def test_study_run_holds_summary_and_plots(grid_sweep: Path) -> None:
     assert parent.data.tags["best.kind"] == best.params["kind"]
     client = MlflowClient(f"sqlite:///{grid_sweep}/mlflow.db")
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert plots == {
-        f"plots/{name}.png"
-        for name in ("optimization_history", "parallel_coordinate", "param_importances")
-    }
+    names = ("optimization_history", "parallel_coordinate", "param_importances", "trial_curves")
+    assert plots == {f"plots/{name}.png" for name in names}
     top = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"sweep.yaml", "best_trial.json"} <= top
 
@@ -293,7 +305,7 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
         pass  # one beat, then the "process" dies
     time.sleep(2.5)  # past the grace period of 1 s
 
-    run_sweep(
+    done = run_sweep(
         workdir,
         "x=interval(0, 1)",
         "kind=a,b",
@@ -308,11 +320,14 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
     retry = trials[1]
     assert retry.system_attrs["failed_trial"] == dead.number
     assert retry.params == {"x": 0.3, "kind": "b"}
+    # The retry takes the dead trial's place in the progress: 3 places, not 4 trials.
+    progress = re.findall(r"\btrial \d+ · .* · (\d+/\d+)", done.stdout + done.stderr)
+    assert progress == ["1/3", "2/3", "3/3"], done.stdout + done.stderr
 
 
 def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> None:
     message = sweep_error(workdir, "sweeps=toy", "mlflow.tracking_uri=http://127.0.0.1:9")
-    assert message.startswith("genre: Cannot create the study's MLflow run at http://127.0.0.1:9;")
+    assert message.startswith("genre: Cannot create the study's MLflow run at http://127.0.0.1:9:")
 
 
 # --- the real training job ----------------------------------------------------------------

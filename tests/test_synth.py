@@ -29,7 +29,7 @@ def clips(root: Path) -> list[Path]:
 
 
 def test_writes_decodable_mono_clips_in_genre_folders(dataset: Path) -> None:
-    assert sorted(p.name for p in dataset.iterdir()) == sorted([*GENRES, "synth.json"])
+    assert sorted(p.name for p in dataset.iterdir()) == sorted([*GENRES, "synth.json", "tags.csv"])
     for genre in GENRES:
         names = sorted(p.name for p in (dataset / genre).iterdir())
         slug = genre.lower().replace(" ", "_").replace("-", "_")

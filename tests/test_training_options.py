@@ -114,8 +114,8 @@ def test_label_smoothing_changes_the_loss(tiny_folder):
     data = GenreDataModule(cfg.data)
     net = build_network(cfg, data.genres)
     logits, targets = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([0])
-    plain = build_module(cfg, net, None)._loss(logits, targets)
-    smoothed = build_module(smooth, net, None)._loss(logits, targets)
+    plain = build_module(cfg, net, None).task.loss(logits, targets)
+    smoothed = build_module(smooth, net, None).task.loss(logits, targets)
     assert float(smoothed) > float(plain) + 0.1
 
 
@@ -287,4 +287,4 @@ def test_fast_dev_run_fits_and_tests_the_module(tiny_folder):
     trainer.fit(module, datamodule=data)
     (results,) = trainer.test(module, datamodule=data, verbose=False)
     assert set(results) >= {"test/acc", "test/macro_f1", "test/balanced_acc", "test/loss"}
-    assert module.test_matrix.shape == (3, 3) and int(module.test_matrix.sum()) > 0
+    assert module.test_result.shape == (3, 3) and int(module.test_result.sum()) > 0

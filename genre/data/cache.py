@@ -4,7 +4,8 @@ array, with the kept clips and the rejected files written beside it.
 Layout of a cache folder ``<cache_dir>/clips-<fingerprint>/``::
 
     audio.f16      float16 [n_clips, clip_samples], row i is clips.csv row i
-    clips.csv      the manifest rows that decoded, plus ``seconds``, ``padded``
+    clips.csv      the manifest rows that decoded (with ``tags`` for tagging), plus ``seconds``,
+                   ``padded``
     rejected.csv   path, reason (from the adapter, from decoding, duplicates)
     meta.json      fingerprint, sample_rate, clip_samples, counts, format version
 
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 
 from genre.data.audio import DecodeError, fix_length, read_mono
 from genre.data.files import FS_ERRORS
-from genre.data.sources import CLIP_COLUMNS, Manifest
+from genre.data.sources import CLIP_COLUMNS, TAGS, Manifest
 
 FORMAT_VERSION = 2
 # Which copy of duplicate audio is kept: see the module docstring.
@@ -107,7 +108,7 @@ def read(path: Path) -> Cache:
     meta = json.loads((path / "meta.json").read_text())
     clips = pd.read_csv(
         path / "clips.csv",
-        dtype={c: "string" for c in CLIP_COLUMNS},
+        dtype={c: "string" for c in [*CLIP_COLUMNS, TAGS]},
         encoding_errors=FS_ERRORS,
         keep_default_na=False,
         na_values=[""],

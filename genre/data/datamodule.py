@@ -1,6 +1,7 @@
 """Crops straight from the decode-once memmap: a random ``chunk_seconds`` crop per training
 example, evenly spaced crops per clip for validation and test (averaged later into one
-clip-level prediction)."""
+clip-level prediction). Each crop comes with its clip's label: the genre's index, or for tagging
+a multi-hot vector over the tags."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
-from genre.data.sources import read_manifest
+from genre.data.sources import SPLITS, TAGS, read_manifest, split_tags
 from genre.data.splits import assign_splits
 from genre.errors import GenreError
 
@@ -38,7 +39,7 @@ class ClipCrops(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._audio is None:
             self._audio = open_audio(self.folder, self.n_clips, self.clip_samples)
         row, last = self.rows[i], int(self.last_start[i])
@@ -49,7 +50,7 @@ class ClipCrops(Dataset):
             starts = np.linspace(0, last, self.crops).astype(int)
             wave = np.stack([self._audio[row, s : s + self.chunk] for s in starts])
         # float16 -> float32 in torch (vectorised, ~7 us per 3 s crop) rather than numpy (~80 us).
-        return torch.from_numpy(np.array(wave)).float(), int(self.labels[i])
+        return torch.from_numpy(np.array(wave)).float(), torch.as_tensor(self.labels[i])
 
 
 def chunk_samples(data: DictConfig) -> int:
@@ -70,9 +71,12 @@ def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
 
 
 class GenreDataModule(pl.LightningDataModule):
-    def __init__(self, data: DictConfig):
+    """The clips of ``data`` (a ``data`` config node), labelled by genre, or by their tags when
+    ``tagging``."""
+
+    def __init__(self, data: DictConfig, tagging: bool = False):
         super().__init__()
-        self.data = data
+        self.data, self.tagging = data, tagging
         self.cache: Cache | None = None
         self.clips: pd.DataFrame | None = None
 
@@ -92,7 +96,8 @@ class GenreDataModule(pl.LightningDataModule):
         """Build or find the cache and fix the splits; cheap after the first call."""
         if self.cache is None:
             d = self.data
-            cache = load_or_build(read_manifest(d), self.spec, d.cache_dir, d.decode_workers)
+            manifest = read_manifest(d, self.tagging)
+            cache = load_or_build(manifest, self.spec, d.cache_dir, d.decode_workers)
             if cache.clips.empty:
                 raise GenreError(
                     f"No clip of {d.root or d.source} could be decoded; see {cache.path}/"
@@ -100,34 +105,81 @@ class GenreDataModule(pl.LightningDataModule):
                 )
             _check_chunk_fits(cache, float(d.chunk_seconds), d.root or d.source)
             self.clips = assign_splits(
-                cache.clips, d.val_fraction, d.test_fraction, int(d.split_seed)
+                cache.clips, d.val_fraction, d.test_fraction, int(d.split_seed), self.tagging
             )
             self.cache = cache
         return self.cache
 
     @property
     def genres(self) -> list[str]:
+        """The genres of the clips (where the source gives them: a tagging source may not)."""
         self.load()
-        return sorted(self.clips["genre"].unique())
+        return sorted(self.clips["genre"].dropna().unique())
+
+    @property
+    def tags(self) -> list[str]:
+        """The tag vocabulary: every tag of the training split (the splits' check makes sure
+        the held-out splits have the same ones)."""
+        self.load()
+        train = self.clips.loc[self.clips["split"] == "train", TAGS].fillna("")
+        return sorted({tag for tags in train for tag in split_tags(tags)})
+
+    @property
+    def labels(self) -> list[str]:
+        """What the network predicts: the tags for tagging, else the genres."""
+        return self.tags if self.tagging else self.genres
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
 
     def split_rows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The cache rows of a split and their labels: genre indices ``[n]``, or for tagging
+        multi-hot ``[n, tags]`` (0 or 1)."""
         self.load()
-        index = {g: i for i, g in enumerate(self.genres)}
         mask = (self.clips["split"] == split).to_numpy()
+        if self.tagging:
+            return np.flatnonzero(mask), self._multi_hot(self.clips.loc[mask, TAGS])
+        index = {g: i for i, g in enumerate(self.genres)}
         return np.flatnonzero(mask), self.clips["genre"][mask].map(index).to_numpy()
 
+    def _multi_hot(self, tags: pd.Series) -> np.ndarray:
+        index = {tag: i for i, tag in enumerate(self.tags)}
+        # Integers, as the metrics want them; the loss takes them as floats.
+        hot = np.zeros((len(tags), len(index)), dtype=np.int64)
+        for row, text in enumerate(tags.fillna("")):
+            hot[row, [index[tag] for tag in split_tags(text)]] = 1
+        return hot
+
+    def counts_per_split(self) -> pd.DataFrame:
+        """Clips per label and split: a row per genre (index ``genre``), or for tagging per tag
+        (index ``tag``, a clip counted under each of its tags), a column per split."""
+        self.load()
+        if self.tagging:
+            pairs = self.clips.assign(tag=self.clips[TAGS].fillna("").map(split_tags))
+            pairs = pairs.explode("tag").dropna(subset=["tag"])
+            counts = pairs.groupby(["tag", "split"]).size().unstack(fill_value=0)
+        else:
+            counts = self.clips.groupby(["genre", "split"]).size().unstack(fill_value=0)
+        return counts.reindex(columns=[s for s in SPLITS if s in counts])
+
     def class_counts(self) -> np.ndarray:
+        """Training clips per label: per genre, or for tagging the positives of each tag."""
         _, labels = self.split_rows("train")
+        if self.tagging:
+            return labels.sum(axis=0).astype(np.int64)
         return np.bincount(labels, minlength=len(self.genres))
 
     def class_weights(self) -> torch.Tensor | None:
-        """Inverse-frequency loss weights, when ``data.balance == weights``."""
+        """The loss's per-label weights, when ``data.balance == weights``: inverse frequency
+        (cross-entropy's ``weight``), or for tagging each tag's negatives over its positives
+        in the training split (binary cross-entropy's ``pos_weight``), so that a rare tag's few
+        positives weigh as much as its many negatives."""
         if self.data.balance != "weights":
             return None
         counts = self.class_counts().astype(np.float64)
+        if self.tagging:
+            negatives = len(self.split_rows("train")[0]) - counts
+            return torch.tensor(negatives / counts, dtype=torch.float32)
         return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
 
     def _loader(self, split: str, train: bool) -> DataLoader:

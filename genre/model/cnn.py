@@ -73,12 +73,15 @@ class CNN(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """Two 3x3 convs with batch norm and a (projected) skip, then 2x2 max pooling."""
+    """Two 3x3 convs with batch norm and a (projected) skip, halving frequency and time: by 2x2
+    max pooling after the sum (``pool``), or, as in Won et al.'s code (``Res_2d``), by a stride
+    of 2 in the first conv and in a 3x3 conv on the skip (``stride``)."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, downsample: str = "pool"):
         super().__init__()
+        stride, skip_kernel = (2, 3) if downsample == "stride" else (1, 1)
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
             nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True),
             nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
@@ -86,10 +89,14 @@ class ResidualBlock(nn.Module):
         )
         self.skip = (
             nn.Identity()
-            if c_in == c_out
-            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+            if c_in == c_out and stride == 1
+            else nn.Sequential(
+                nn.Conv2d(c_in, c_out, skip_kernel, stride, skip_kernel // 2, bias=False),
+                nn.BatchNorm2d(c_out),
+            )
         )
-        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True))
+        pool = [nn.MaxPool2d(2, ceil_mode=True)] if downsample == "pool" else []
+        self.out = nn.Sequential(nn.ReLU(inplace=True), *pool)
 
     def forward(self, x):
         return self.out(self.body(x) + self.skip(x))
@@ -97,18 +104,26 @@ class ResidualBlock(nn.Module):
 
 class ShortChunkResNet(nn.Module):
     """Short-chunk ResNet after Won et al. (2020), the strongest CNN of their MagnaTagATune
-    comparison: input batch norm, a stack of residual blocks with 2x2 pooling, max over the
-    remaining frequency and time, and a two-layer dense head."""
+    comparison: input batch norm, a stack of residual blocks each halving frequency and time,
+    max over the remaining frequency and time, and a two-layer dense head. ``widths`` sets each
+    block's channels (Won et al.: 128, 128, 256, 256, 256, 256, 512); by default ``n_blocks``
+    blocks of ``channels``, the last one twice as wide."""
 
     def __init__(
-        self, n_classes: int, n_blocks: int = 7, channels: int = 128, dropout: float = 0.5
+        self,
+        n_classes: int,
+        n_blocks: int = 7,
+        channels: int = 128,
+        dropout: float = 0.5,
+        widths: list[int] | None = None,
+        downsample: str = "pool",
     ):
         super().__init__()
-        widths = [channels] * (n_blocks - 1) + [channels * 2]
+        widths = list(widths or [channels] * (n_blocks - 1) + [channels * 2])
         self.input_norm = nn.BatchNorm2d(1)
         self.blocks = nn.Sequential(
             *[
-                ResidualBlock(c_in, c_out)
+                ResidualBlock(c_in, c_out, downsample)
                 for c_in, c_out in zip([1, *widths[:-1]], widths, strict=True)
             ]
         )

@@ -1,5 +1,5 @@
-"""The LightningModule that trains a :class:`GenreNet`: loss, mixup, metrics, optimiser and
-schedule (as factories built elsewhere, ``genre.build``)."""
+"""The LightningModule that trains a :class:`GenreNet`: mixup, the task's loss and metrics,
+optimiser and schedule (the task and the factories built elsewhere, ``genre.build``)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-)
 
 from genre.errors import GenreError
 from genre.model.augment import Mixup
 from genre.model.net import GenreNet
+from genre.model.task import Task
 
 OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
 """Parameters (or parameter groups) in, optimiser out."""
@@ -27,62 +22,48 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, int], dict[str, Any]]
 """Optimiser and the run's total optimiser steps in, Lightning's ``lr_scheduler`` dict out."""
 
 
-def metric_set(n_classes: int, prefix: str) -> MetricCollection:
-    return MetricCollection(
-        {
-            "acc": MulticlassAccuracy(n_classes, average="micro"),
-            "macro_f1": MulticlassF1Score(n_classes, average="macro"),
-            # Balanced accuracy is the mean per-class recall.
-            "balanced_acc": MulticlassAccuracy(n_classes, average="macro"),
-        },
-        prefix=prefix,
-    )
-
-
 class GenreClassifier(pl.LightningModule):
-    """Loss, metrics, optimiser and schedule around a :class:`GenreNet`. The optimiser and the
-    schedule come as factories, built where the config is read (``genre.build``)."""
+    """Mixup, optimiser and schedule around a :class:`GenreNet`, with the loss and metrics of its
+    ``task`` (one genre or many tags per clip). The task, the optimiser and the schedule come
+    ready-made, built where the config is read (``genre.build``)."""
 
     def __init__(
         self,
         net: GenreNet,
+        task: Task,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        class_weights: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
         mixup: float = 0.0,
     ):
         super().__init__()
-        self.net, self.label_smoothing = net, label_smoothing
+        self.net, self.task = net, task
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.mixup = Mixup(mixup)
-        self.register_buffer("class_weights", class_weights)
-        n = len(net.genres)
-        self.train_metrics = metric_set(n, "train/")
-        self.val_metrics = metric_set(n, "val/")
-        self.test_metrics = metric_set(n, "test/")
+        self.train_metrics = task.metrics("train/")
+        self.val_metrics = task.metrics("val/")
+        self.test_metrics = task.metrics("test/")
         # Metrics too, for the per-clip mean over all DDP processes: Lightning's sync_dist mean
         # rounds the clip count to an integer when the processes' shares differ.
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         # A metric, so that under DDP it sums every process's share of the test clips.
-        self.test_confusion = MulticlassConfusionMatrix(n)
-        self.test_matrix: torch.Tensor | None = None  # [true genre, predicted genre] counts
-
-    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(
-            logits.float(), targets, weight=self.class_weights, label_smoothing=self.label_smoothing
-        )
+        self.test_details = task.test_details()
+        # What test_details computed (the confusion matrix; per-tag scores), for the report.
+        self.test_result: Any = None
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         waves, targets = batch
+        loss_of = self.task.loss
         if self.mixup:
+            # The loss is linear in the targets, so mixing the two targets' losses is the loss of
+            # the mixed targets: genre indices and multi-hot tags alike.
             waves, targets, partners, lam = self.mixup(waves, targets)
             logits = self.net(waves)
-            loss = lam * self._loss(logits, targets) + (1 - lam) * self._loss(logits, partners)
-            targets = targets if lam >= 0.5 else partners  # the mix's main genre, for metrics
+            loss = lam * loss_of(logits, targets) + (1 - lam) * loss_of(logits, partners)
+            targets = targets if lam >= 0.5 else partners  # the mix's main labels, for metrics
         else:
             logits = self.net(waves)
-            loss = self._loss(logits, targets)
+            loss = loss_of(logits, targets)
+        # Logits: every training metric depends on their order alone, as on the probabilities'.
         self.train_metrics.update(logits, targets)
         # sync_dist: under DDP the mean over all processes' batches (whose sizes are equal in
         # training: Lightning's DistributedSampler pads the shards), not this process's.
@@ -112,7 +93,7 @@ class GenreClassifier(pl.LightningModule):
     ) -> torch.Tensor:
         crops, targets = batch
         probs = self.net.clip_probabilities(crops)
-        loss = F.nll_loss(torch.log(probs.clamp_min(1e-8)), targets)
+        loss = self.task.clip_loss(probs, targets)
         metrics.update(probs, targets)
         loss_metric.update(loss, weight=len(targets))
         self.log(f"{prefix}loss", loss_metric, on_epoch=True)
@@ -124,11 +105,16 @@ class GenreClassifier(pl.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         probs = self._eval_step(batch, self.test_metrics, self.test_loss, "test/")
-        self.test_confusion.update(probs, batch[1])
+        self.test_details.update(probs, batch[1])
 
     def on_test_epoch_end(self) -> None:
-        self.test_matrix = self.test_confusion.compute().cpu()  # on every rank: compute syncs
-        self.test_confusion.reset()
+        result = self.test_details.compute()  # on every rank: compute syncs
+        self.test_result = (
+            {name: value.cpu() for name, value in result.items()}
+            if isinstance(result, dict)
+            else result.cpu()
+        )
+        self.test_details.reset()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # What the weights do not say, so a checkpoint plus its config rebuilds a usable net.

@@ -131,6 +131,19 @@ def _check_mels(x: torch.Tensor) -> None:
         )
 
 
+def _outputs(
+    logits: torch.Tensor, penultimate: torch.Tensor, max_pool: torch.Tensor, mean_pool: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """What both architectures return (``OUTPUTS``)."""
+    return {
+        "logits": logits,
+        "taggram": torch.sigmoid(logits),
+        "penultimate": penultimate,
+        "max_pool": max_pool,
+        "mean_pool": mean_pool,
+    }
+
+
 class FrequencyPooledConv(nn.Module):
     """Conv (ReLU), batch norm, max over all frequencies: a front-end branch of musicnn.
     ``time_pad`` is the (before, after) zero padding in time that keeps every frame."""
@@ -202,13 +215,7 @@ class Musicnn(nn.Module):
         hidden = F.relu(self.dense(self.dropout(self.pool_bn(pooled))))
         penultimate = self.dense_bn(hidden)
         logits = self.output(self.dropout(penultimate))
-        return {
-            "logits": logits,
-            "taggram": torch.sigmoid(logits),
-            "penultimate": penultimate,
-            "max_pool": max_pool,
-            "mean_pool": mean_pool,
-        }
+        return _outputs(logits, penultimate, max_pool, mean_pool)
 
 
 class VGG(nn.Module):
@@ -256,10 +263,4 @@ class VGG(nn.Module):
         # TensorFlow flattens [time, frequency, filters]: the dense weights expect that order.
         penultimate = x.permute(0, 3, 2, 1).flatten(1)
         logits = self.output(self.dropout(penultimate))
-        return {
-            "logits": logits,
-            "taggram": torch.sigmoid(logits),
-            "penultimate": penultimate,
-            "max_pool": max_pool,
-            "mean_pool": mean_pool,
-        }
+        return _outputs(logits, penultimate, max_pool, mean_pool)

@@ -1,5 +1,5 @@
 """The network: waveform crops through augmentation (training only), the spectrogram layer and
-a classifier, to genre logits."""
+a classifier, to logits: one per genre, or one per tag for a tagging network."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from genre.model.augment import WaveAugment
 
 
 class GenreNet(nn.Module):
-    """Waveform crops in, genre logits out. Carries what a user of the trained model needs:
-    the genre names, the sample rate and the crop length it was trained on."""
+    """Waveform crops in, logits out. Carries what a user of the trained model needs: the names
+    of what it predicts (``genres``: the genres, or for a ``multilabel`` network the tags), the
+    sample rate and the crop length it was trained on."""
 
     def __init__(
         self,
@@ -23,11 +24,13 @@ class GenreNet(nn.Module):
         sample_rate: int,
         chunk_samples: int,
         augment: WaveAugment | None = None,
+        multilabel: bool = False,
     ):
         super().__init__()
         self.augment = augment or WaveAugment()  # in training mode only; no weights
         self.spectrogram, self.classifier = spectrogram, classifier
         self.genres, self.sample_rate, self.chunk_samples = list(genres), sample_rate, chunk_samples
+        self.multilabel = multilabel
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.spectrogram(self.augment(waves)))
@@ -44,8 +47,13 @@ class GenreNet(nn.Module):
         keys = getattr(self.classifier, "frozen_state", list)()
         return [f"classifier.{key}" for key in keys]
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """A softmax over the genres; for a multilabel network, a sigmoid per tag."""
+        return logits.float().sigmoid() if self.multilabel else logits.float().softmax(-1)
+
     def clip_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
-        """``[clips, crops, samples]`` to ``[clips, genres]``: the mean of the crops' softmax."""
+        """``[clips, crops, samples]`` to ``[clips, genres or tags]``: the mean of the crops'
+        probabilities."""
         n_clips, n_crops, n_samples = crops.shape
         logits = self(crops.reshape(n_clips * n_crops, n_samples))
-        return logits.float().softmax(-1).reshape(n_clips, n_crops, -1).mean(1)
+        return self.probabilities(logits).reshape(n_clips, n_crops, -1).mean(1)

@@ -1,8 +1,10 @@
 """Writing the dataset: every clip as a wav or mp3 file in the folder-per-genre layout, in
-parallel, with the parameters file that lets a complete dataset be recognised and reused."""
+parallel, with the parameters file that lets a complete dataset be recognised and reused, and the
+clips' tags as a csv in the layout of ``data=csv``."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -17,11 +19,15 @@ from tqdm import tqdm
 
 from genre import GENRES
 from genre.errors import GenreError
-from genre.synth.mix import Settings, render
+from genre.synth.mix import Settings, clip_plan, render
+from genre.synth.recipes import clip_tags
 
 FORMAT_VERSION = 1
-"""Bump whenever the audio for the same parameters changes, so that old datasets are refused."""
+"""Bump whenever the audio or the tags for the same parameters change, so that old datasets are
+refused."""
 PARAMS_FILE = "synth.json"
+TAGS_FILE = "tags.csv"
+"""``clip_id,path,genre,tags``: each clip's tags (``;``-separated), paths relative to the root."""
 MP3_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 
 
@@ -35,15 +41,36 @@ def _is_mp3(index: int, share: float) -> bool:
     return int((index + 1) * share + 0.5) > int(index * share + 0.5)
 
 
+def _name(genre: str, index: int, settings: Settings) -> str:
+    """A clip's file, relative to the root."""
+    suffix = ".mp3" if _is_mp3(index, settings.mp3_share) else ".wav"
+    return f"{genre}/{_slug(genre)}_{index:04d}{suffix}"
+
+
 def _write(folder: Path, genre: str, index: int, settings: Settings) -> None:
     audio = render(genre, index, settings)
-    stem = folder / genre / f"{_slug(genre)}_{index:04d}"
-    if _is_mp3(index, settings.mp3_share):
-        sf.write(
-            stem.with_suffix(".mp3"), audio.astype(np.float32), settings.sample_rate, format="MP3"
-        )
+    path = folder / _name(genre, index, settings)
+    if path.suffix == ".mp3":
+        sf.write(path, audio.astype(np.float32), settings.sample_rate, format="MP3")
     else:
-        sf.write(stem.with_suffix(".wav"), audio, settings.sample_rate, subtype="PCM_16")
+        sf.write(path, audio, settings.sample_rate, subtype="PCM_16")
+
+
+def _write_tags(folder: Path, settings: Settings) -> None:
+    """:data:`TAGS_FILE`, from each clip's plan (no audio is rendered); written beside and
+    renamed, so that it is whole or absent."""
+    rows = []
+    for genre in GENRES:
+        for index in range(settings.clips_per_genre):
+            name = _name(genre, index, settings)
+            tags = ";".join(clip_tags(clip_plan(genre, index, settings)))
+            rows.append([name, name, genre, tags])
+    partial = folder / f".{TAGS_FILE}.{uuid.uuid4().hex[:12]}.partial"
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["clip_id", "path", "genre", "tags"])
+        writer.writerows(rows)
+    partial.replace(folder / TAGS_FILE)
 
 
 def _write_all(folder: Path, settings: Settings, workers: int) -> None:
@@ -95,7 +122,8 @@ def generate(
 
     The layout is a user's folder of music: ``<root>/<genre>/<slug>_<NNNN>.wav`` (``.mp3`` for a
     ``mp3_share`` of the clips), mono at ``sample_rate``, each clip ``seconds`` long and peaking
-    between -12 and -1 dBFS, plus ``synth.json`` with the parameters. The audio depends only on
+    between -12 and -1 dBFS, plus ``synth.json`` with the parameters and ``tags.csv`` with the
+    clips' tags (:func:`genre.synth.recipes.clip_tags`). The audio depends only on
     the parameters (not on ``workers``, which defaults to every core), so a dataset is built once
     and reused; it appears under ``root`` only when complete.
 
@@ -132,6 +160,8 @@ def generate(
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         _require_same(root, params)
+        if not (root / TAGS_FILE).exists():
+            _write_tags(root, settings)  # a dataset made before there were tags: same audio
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     # Built beside root and renamed into place, so that an interrupted build never looks whole.
@@ -140,6 +170,7 @@ def generate(
         for genre in GENRES:
             (partial / genre).mkdir(parents=True)
         _write_all(partial, settings, workers or os.cpu_count() or 1)
+        _write_tags(partial, settings)
         (partial / PARAMS_FILE).write_text(json.dumps(params, indent=2) + "\n")
         try:
             partial.rename(root)

@@ -100,9 +100,19 @@ class Settings:
     mp3_share: float
 
 
-def render(genre: str, index: int, settings: Settings) -> np.ndarray:
+def _clip_rng(genre: str, index: int, settings: Settings) -> Rng:
     # Seeded by the clip's identity alone, so that the audio ignores worker count and order.
-    rng = np.random.default_rng([settings.seed, zlib.crc32(genre.encode()), index])
+    return np.random.default_rng([settings.seed, zlib.crc32(genre.encode()), index])
+
+
+def clip_plan(genre: str, index: int, settings: Settings) -> Plan:
+    """The plan :func:`render` draws for this clip (its generator's first draws), without
+    rendering: what the clip's tags are made from."""
+    return draw_plan(genre, _clip_rng(genre, index, settings), settings.difficulty)
+
+
+def render(genre: str, index: int, settings: Settings) -> np.ndarray:
+    rng = _clip_rng(genre, index, settings)
     d = settings.difficulty
     sr = settings.sample_rate
     plan = draw_plan(genre, rng, d)

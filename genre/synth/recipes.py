@@ -352,3 +352,59 @@ def draw_plan(genre: str, rng: Rng, difficulty: float) -> Plan:
             options = getattr(source, f.name)
             values[f.name] = options[rng.integers(len(options))]
     return Plan(key=int(rng.integers(-5, 7)), **values)  # type: ignore[arg-type]
+
+
+# --- tags: what a listener would say of a clip ------------------------------------------------
+
+INSTRUMENT_TAGS = {
+    "guitar": "guitar",
+    "piano": "keys",
+    "epiano": "keys",
+    "organ": "keys",
+    "saw": "synth",
+    "square": "synth",
+    "sine": "sub bass",
+    "pad": "pad",
+    "strings": "strings",
+    "flute": "winds",
+    "reed": "winds",
+    "bell": "bells",
+    "pluck": "plucked",
+    "sitar": "plucked",
+}
+"""Each instrument's tag. Close instruments share one (organ with the pianos, sitar with the
+plucked strings), so that every tag is common enough to appear in every split of a small
+dataset (14% of the clips or more at the defaults)."""
+FAST, SLOW = 120.0, 90.0
+"""Tempi (BPM) from which a clip is tagged fast, below which slow."""
+DISTORTED_GUITAR, DISTORTED_MIX = 3.0, 8.0
+"""Drive from which a guitar part is audibly clipped, and from which the bus saturation
+(``genre.synth.mix.render``) distorts the whole mix."""
+REVERB = 0.35
+"""Wet share from which a clip is tagged reverb."""
+BRIGHT = 6000.0
+"""Master low-pass cutoff (Hz) from which a clip is tagged bright."""
+SWING = 0.08
+"""Swing (beats the off-beat eighth is late) from which a clip is tagged swing."""
+
+
+def clip_tags(plan: Plan) -> list[str]:
+    """The tags of a clip, from the choices its plan already made (the audio is not looked at):
+    drums, distorted, reverb, fast or slow, bright, swing, and its instruments' tags."""
+    instruments = {plan.bass[1], plan.chords[1], plan.lead} - {"", "none"}
+    if plan.texture == "drone":
+        instruments.add("pad")  # the drone texture is played on the pad
+    tags = {INSTRUMENT_TAGS[name] for name in instruments}
+    drive = plan.drive >= DISTORTED_MIX or (
+        "guitar" in instruments and plan.drive >= DISTORTED_GUITAR
+    )
+    flags = {
+        "drums": plan.drums != "none",
+        "distorted": drive,
+        "reverb": plan.reverb >= REVERB,
+        "fast": plan.tempo >= FAST,
+        "slow": plan.tempo < SLOW,
+        "bright": plan.cutoff >= BRIGHT,
+        "swing": plan.swing >= SWING,
+    }
+    return sorted(tags | {tag for tag, on in flags.items() if on})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.distributions import distribution_to_json
 from optuna.exceptions import (
     DuplicatedStudyError,
@@ -35,9 +36,10 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from genre.errors import GenreError, first_line
-from genre.util import without_password
+from genre.util import split_password, without_password
 
-from ._optuna import fail_running, job_exception, study_id, trial_id
+from ._console import Progress, keep_failure
+from ._optuna import fail_running, job_exception, storage_of, study_id, trial_id
 from ._search_space import (
     SearchSpace,
     format_value,
@@ -66,6 +68,15 @@ _SAMPLER_PACKAGES: dict[type[BaseSampler], tuple[str, ...]] = {
 }
 # Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+
+
+def places(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials that hold a place among ``n_trials``: a failed trial that was run again (a lost
+    worker's) gives its place to its retry."""
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return [t for t in trials if t.state in _TAKEN and t.number not in retried]
+
+
 SPACE_ATTR = "genre_search_space"
 """Study user attr with the search space and objective, which a resuming sweep must share."""
 # Seconds between looks at a study whose last trials run on other workers.
@@ -130,7 +141,7 @@ class OptunaSweep(Sweeper):
         self.sampler_cfg = sampler
         self.pruner_cfg = pruner
         self.directions = _directions(direction)
-        self.storage_url = normalize_storage(storage, Path.cwd())
+        self.storage_url = _password_to_environment(normalize_storage(storage, Path.cwd()))
         self.study_name = study_name
         self.n_trials = n_trials
         self.n_jobs = n_jobs
@@ -155,6 +166,7 @@ class OptunaSweep(Sweeper):
         config: DictConfig,
     ) -> None:
         self.config = config
+        self._forget_password()
         self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
@@ -167,6 +179,12 @@ class OptunaSweep(Sweeper):
         pruner = _make("pruner", self.pruner_cfg, BasePruner)
         storage = self._storage()
         study = self._study(storage, sampler, pruner, space)
+        resumed = len(study.get_trials(deepcopy=False))
+        if resumed and self.sampler_cfg.get("seed") is not None:
+            # A seeded sampler's random numbers restart with each process: resumed with its
+            # seed, it would ask the study's first trials again (their parameters, its random
+            # start-up trials). Seeded by the trials so far, a resume is reproducible and new.
+            study.sampler, _ = self._sampler(space, seed_offset=resumed)
         self._save_multirun_config()
         sweep_dir = Path(self.config.hydra.sweep.dir)
         with admission(storage, study_id(study)):
@@ -175,6 +193,7 @@ class OptunaSweep(Sweeper):
             )
         if self.run is not None:
             self.run.close_dead_runs(study.get_trials(deepcopy=False))
+        self.progress = Progress(n_trials, self.n_jobs)
         _sweeper_studies[study.study_name] = study
         try:
             returns = self._loop(study, storage, space, n_trials)
@@ -182,14 +201,14 @@ class OptunaSweep(Sweeper):
             if self.run is not None:
                 self.run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             if isinstance(e, FailureRateExceeded):
-                report(study, self.config, sweep_dir)
+                report(study, self.config, sweep_dir, self.run)
             raise
         finally:
             del _sweeper_studies[study.study_name]
         if self.run is not None:
             with admission(storage, study_id(study)):
                 self.run.finish(study)
-        report(study, self.config, sweep_dir)
+        report(study, self.config, sweep_dir, self.run)
         return returns
 
     def _loop(
@@ -228,8 +247,7 @@ class OptunaSweep(Sweeper):
         with _quiet_optuna():
             optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-        taken = [t for t in trials if t.state in _TAKEN and t.number not in retried]
+        taken = places(trials)
         running = sum(t.state == TrialState.RUNNING for t in trials)
         with _quiet_optuna():
             asked = [
@@ -247,14 +265,13 @@ class OptunaSweep(Sweeper):
     ) -> Sequence[JobReturn]:
         self._configure(study, trials, space)
         batch = [space.overrides(trial.params) + self._context(study, trial) for trial in trials]
-        log.info("Launching trials %s", ", ".join(str(t.number) for t in trials))
+        log.debug("Launching trials %s", ", ".join(str(t.number) for t in trials))
+        started = time.monotonic()
         results = self._launch(study, storage, trials, batch)
         if results is None:
             return []
-        outcomes = [
-            _outcome(t.number, r, len(self.directions))
-            for t, r in zip(trials, results, strict=True)
-        ]
+        seconds = time.monotonic() - started  # the batch's trials ran side by side
+        outcomes = [_outcome(r, len(self.directions)) for t, r in zip(trials, results, strict=True)]
         failed = [
             (trial, outcome)
             for trial, outcome in zip(trials, outcomes, strict=True)
@@ -264,6 +281,11 @@ class OptunaSweep(Sweeper):
         for trial, outcome in zip(trials, outcomes, strict=True):
             if lost is None or outcome.state != TrialState.FAIL:
                 self._tell(study, trial, outcome)
+                told = storage_of(study).get_trial(trial_id(trial))
+                finished = sum(
+                    t.state.is_finished() for t in places(study.get_trials(deepcopy=False))
+                )
+                self.progress.report(told, finished, outcome.error, seconds)
         if lost is not None:
             # The jobs failed because they could not log; their configurations are not at fault.
             self._requeue(study, [trial for trial, _ in failed])
@@ -402,17 +424,25 @@ class OptunaSweep(Sweeper):
             TRIAL_NUMBER_ENV: trial.number,
         }
         if self.storage_url is not None:
-            env[STORAGE_ENV] = without_password(self.storage_url)
+            env[STORAGE_ENV] = self.storage_url  # no password: see _password_to_environment
         if self.run is not None:
             env[PARENT_RUN_ENV] = self.run.run_id
         # `++`: whether or not the app's config sets the variable too. (Launchers log these
         # beside the trial's parameters: they hide plain `hydra.` overrides only.)
-        return [f"++hydra.job.env_set.{key}={format_value(value)}" for key, value in env.items()]
+        context = [f"++hydra.job.env_set.{key}={format_value(value)}" for key, value in env.items()]
+        if self.storage_url is not None:
+            # A password given in a config file would come back in each job's composed config.
+            context.append(f"hydra.sweeper.storage={format_value(self.storage_url)}")
+        return context
 
-    def _sampler(self, space: SearchSpace) -> tuple[BaseSampler, int]:
-        """The configured sampler, and n_trials capped at the grid's size for the grid sampler
-        (given as a partial, to which the sweeper passes the grid)."""
-        made = _make("sampler", self.sampler_cfg, object)
+    def _sampler(self, space: SearchSpace, seed_offset: int = 0) -> tuple[BaseSampler, int]:
+        """The configured sampler (its seed plus ``seed_offset``), and n_trials capped at the
+        grid's size for the grid sampler (given as a partial, to which the sweeper passes the
+        grid)."""
+        cfg = self.sampler_cfg
+        if seed_offset:
+            cfg = OmegaConf.merge(cfg, {"seed": int(cfg.seed) + seed_offset})
+        made = _make("sampler", cfg, object)
         n_trials = self.n_trials
         if isinstance(made, functools.partial) and _is_grid_sampler(made.func):
             grid = space.grid()
@@ -553,6 +583,19 @@ class OptunaSweep(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+    def _forget_password(self) -> None:
+        """Out of the config that Hydra writes (multirun.yaml) and composes every job from (each
+        job's .hydra/): the storage URL's password, now in the environment."""
+        with read_write(self.config), open_dict(self.config):
+            if self.config.hydra.sweeper.get("storage"):
+                self.config.hydra.sweeper.storage = split_password(
+                    str(self.config.hydra.sweeper.storage)
+                )[0]
+            # Unresolved: iterating the config would resolve an override's interpolation, such
+            # as hydra.sweep.subdir=${hydra.job.override_dirname}, to its value now.
+            lines = OmegaConf.to_container(self.config.hydra.overrides.hydra, resolve=False)
+            self.config.hydra.overrides.hydra = [_without_url_password(line) for line in lines]
+
 
 def _space_text(distribution_json: str | None) -> str:
     if distribution_json is None:
@@ -610,27 +653,52 @@ def _is_grid_sampler(func: Any) -> bool:
     return isinstance(func, type) and issubclass(func, GridSampler)
 
 
+def _password_to_environment(url: str | None) -> str | None:
+    """The storage URL without its password, which goes to ``PGPASSWORD`` instead: libpq reads
+    it there in this process and in the jobs' processes it starts, and nothing that genre or
+    Hydra writes holds it. (On other machines, ``PGPASSWORD`` or ``~/.pgpass`` give it, as for
+    any PostgreSQL client.)"""
+    if url is None:
+        return None
+    stripped, password = split_password(url)
+    if password is None:
+        return url
+    if not url.startswith("postgresql"):
+        raise GenreError(
+            f"The storage {without_password(url)} has a password in its URL, which would be "
+            "copied into every job's folder: give it the database client's own way instead "
+            "(MySQL: a ~/.my.cnf named by ?read_default_file=~/.my.cnf)."
+        )
+    os.environ["PGPASSWORD"] = password
+    return stripped
+
+
+def _without_url_password(override: str) -> str:
+    """An override line with any URL's password taken out (the storage's, given on the command
+    line): Hydra copies the command's overrides into every job's .hydra/hydra.yaml."""
+    key, sep, value = override.partition("=")
+    return f"{key}{sep}{split_password(value)[0]}" if sep and "://" in value else override
+
+
 def _shown(storage_url: str | None) -> str:
     return "memory" if storage_url is None else without_password(storage_url)
 
 
-def _outcome(number: int, result: JobReturn, n_objectives: int) -> Outcome:
+def _outcome(result: JobReturn, n_objectives: int) -> Outcome:
     """How a job's result tells as a trial."""
-    # Read directly: `return_value` would print "Error executing job" for a mere pruning.
-    if result.status == JobStatus.FAILED and isinstance(job_exception(result), optuna.TrialPruned):
-        log.info("Trial %d pruned: %s", number, job_exception(result))
-        return Outcome(TrialState.PRUNED)
-    try:
-        value = result.return_value  # raises what the job raised
-    except Exception as e:
-        log.warning("Trial %d failed: %s: %s", number, type(e).__name__, e, exc_info=e)
-        return Outcome(TrialState.FAIL, error=f"{type(e).__name__}: {first_line(e)}")
+    # What the job raised, read directly: `return_value` would raise it after logging an error
+    # line with every override of the job, which the trial's one line replaces.
+    if result.status == JobStatus.FAILED:
+        error = job_exception(result)
+        if isinstance(error, optuna.TrialPruned):
+            return Outcome(TrialState.PRUNED)
+        keep_failure(result, error)
+        return Outcome(TrialState.FAIL, error=f"{type(error).__name__}: {first_line(error)}")
+    value = result.return_value
     values = _finite_values(value, n_objectives)
     if values is None:
         wanted = "a finite number" if n_objectives == 1 else f"{n_objectives} finite numbers"
-        log.warning("Trial %d failed: it returned %r, not %s", number, value, wanted)
         return Outcome(TrialState.FAIL, error=f"it returned {value!r}, not {wanted}")
-    log.info("Trial %d finished with %s", number, ", ".join(f"{v:g}" for v in values))
     return Outcome(TrialState.COMPLETE, values)
 
 

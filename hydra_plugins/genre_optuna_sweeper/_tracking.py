@@ -16,8 +16,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError, first_line
-from genre.util import mlflow_fail_fast
+from genre.errors import GenreError, first_line, tracking_reason
+from genre.util import mlflow_fail_fast, ui_link, without_password
 
 from .job import RUN_ID_ATTR
 
@@ -39,10 +39,13 @@ DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, o
 class StudyRun:
     """The study's MLflow parent run; each trial's job logs a child run under it."""
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    def __init__(
+        self, client: MlflowClient, run_id: str, experiment_id: str, objective: str | None = None
+    ) -> None:
         self.client = client
-        self.run_id = run_id
+        self.run_id, self.experiment_id = run_id, experiment_id
         self.uri = client.tracking_uri
+        self.objective = objective  # the name of what the jobs return, for the figures
 
     @classmethod
     def open(
@@ -73,11 +76,14 @@ class StudyRun:
                 client.update_run(run_id, status="RUNNING")
         except Exception as e:
             raise GenreError(
-                f"Cannot create the study's MLflow run at {uri}; start the tracking server or fix "
-                f"mlflow.tracking_uri ({first_line(e)})."
+                f"Cannot create the study's MLflow run at {without_password(uri)}: "
+                f"{tracking_reason(e)} (or start the tracking server, or fix mlflow.tracking_uri)."
             ) from e
-        run = cls(client, run_id)
+        run = cls(client, run_id, experiment_id, description["objective"])
         run._log_setup(description)
+        question = sweep_question(config)
+        if question:
+            client.set_tag(run_id, "mlflow.note.content", question)
         log.info("MLflow parent run %s in experiment %r", run_id, experiment)
         return run
 
@@ -110,6 +116,9 @@ class StudyRun:
         for key, value in metrics.items():
             self.client.log_metric(self.run_id, key, float(value), step=len(trials))
         self._log_plots(study, complete)
+        if any(t.intermediate_values for t in trials):
+            figure = curves_figure(study, self.objective)
+            self.client.log_figure(self.run_id, figure, "plots/trial_curves.png")
 
     def finish(self, study: optuna.Study) -> None:
         """Log the summary and end the run as FINISHED."""
@@ -218,13 +227,73 @@ class StudyRun:
         return None
 
 
+def sweep_question(config: DictConfig) -> str | None:
+    """The question a sweep file asks: the first paragraph of its header comment (up to a
+    blank comment line or an indented command), for the parent run's description."""
+    name = OmegaConf.select(config, "hydra.runtime.choices.sweeps")
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources") or []
+    for source in sources:
+        path = Path(source.path) / "sweeps" / f"{name}.yaml"
+        if name and source.schema == "file" and path.is_file():
+            lines = []
+            for line in path.read_text().splitlines():
+                if not line.startswith("#"):
+                    break
+                text = line[1:]
+                if text.strip().startswith("@package") or not lines and not text.strip():
+                    continue
+                if not text.strip() or text.startswith("   "):
+                    break
+                lines.append(text.strip())
+            return " ".join(lines) or None
+    return None
+
+
+def curves_figure(study: optuna.Study, objective: str | None) -> Any:
+    """Every trial's reported values per step (a training job's validation objective per
+    epoch), pruned trials marked where they stopped, the best trial drawn bold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    trials = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
+    best = study.best_trial.number if any(t.state == TrialState.COMPLETE for t in trials) else None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for trial in trials:
+        steps, values = zip(*sorted(trial.intermediate_values.items()), strict=True)
+        bold = trial.number == best
+        style = (
+            {"color": "black", "linewidth": 2, "label": f"best: trial {best}"}
+            if bold
+            else {
+                "color": "tab:blue",
+                "alpha": 0.35,
+                "linewidth": 1,
+            }
+        )
+        ax.plot(steps, values, **style)
+        if trial.state == TrialState.PRUNED:
+            ax.scatter([steps[-1]], [values[-1]], marker="x", color="tab:red", zorder=3)
+    ax.scatter([], [], marker="x", color="tab:red", label="pruned here")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step (epoch)")
+    ax.set_ylabel(objective or "reported value")
+    ax.set_title(f"Study {study.study_name!r}: every trial's curve")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def objective_name(config: DictConfig) -> str | None:
     """The task config's `objective`, the name of what its jobs return, where it has one."""
     name = OmegaConf.select(config, "objective", default=None)
     return name if isinstance(name, str) else None
 
 
-def report(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
+def report(study: optuna.Study, config: DictConfig, sweep_dir: Path, run: StudyRun | None) -> None:
     """Print the best trials (the Pareto front for several objectives) and how to open the
     MLflow UI, and write `optimization_results.yaml` into the sweep dir."""
     trials = study.get_trials(deepcopy=False)
@@ -240,13 +309,8 @@ def report(study: optuna.Study, config: DictConfig, sweep_dir: Path) -> None:
         ranked = sorted(complete, key=lambda t: t.values[0], reverse=maximize)
         lines.append(f"Best trials ({directions} {objective}):")
         lines += _table(ranked[:TOP_TRIALS])
-    uri = OmegaConf.select(config, "mlflow.tracking_uri")
-    if uri:
-        lines.append(
-            f"MLflow UI: {uri}"
-            if uri.startswith(("http://", "https://"))
-            else f"MLflow UI: mlflow ui --backend-store-uri {uri}"
-        )
+    if run is not None:
+        lines.append(f"See it: {ui_link(run.uri, run.experiment_id, run.run_id)}")
     print("\n".join(lines), flush=True)
     _save_results(study, sweep_dir, complete)
 

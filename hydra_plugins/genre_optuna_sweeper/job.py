@@ -30,9 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import optuna
@@ -119,14 +117,9 @@ def _job_study(name: str) -> tuple[optuna.Study, int | None]:
 
 
 def _storage_url(study_name: str) -> str:
-    """The study's storage URL, with the password from the job's own config where the
-    environment masks it."""
-    from hydra.core.hydra_config import HydraConfig
-
+    """The study's storage URL, as the sweeper gives it: without a password, which the
+    database client takes from where it always looks (PostgreSQL: PGPASSWORD, ~/.pgpass)."""
     from genre.errors import GenreError
-    from genre.util import without_password
-
-    from ._storage import normalize_storage
 
     url = os.environ.get(STORAGE_ENV)
     if url is None:
@@ -134,14 +127,5 @@ def _storage_url(study_name: str) -> str:
             f"Study {study_name!r} is in the sweeper's memory, which a job in another process "
             "cannot reach: give hydra.sweeper.storage a database or journal file for jobs that "
             "report to their trial."
-        )
-    hydra_cfg = HydraConfig.get()
-    own = normalize_storage(hydra_cfg.sweeper.storage, Path(hydra_cfg.runtime.cwd))
-    if own is not None and without_password(own) == url:
-        return own
-    if urlsplit(url).password is not None:
-        raise GenreError(
-            f"The job's hydra.sweeper.storage is not the sweeper's study storage {url}, whose "
-            "password only the job's own config can give."
         )
     return url

@@ -1,5 +1,8 @@
 """Source adapters: one small function per dataset layout, each turning a dataset root into a
-:class:`Manifest` (one row per clip). Everything after the manifest is layout-agnostic."""
+:class:`Manifest` (one row per clip). Everything after the manifest is layout-agnostic.
+
+An adapter is called with ``tagging``: for ``task=tagging`` it gives each clip its tags (the
+``tags`` column, ``;``-separated), and a source that has none refuses with one sentence."""
 
 from __future__ import annotations
 
@@ -17,6 +20,10 @@ from genre.data.files import FS_ERRORS, MISSING, file_problem, os_reason
 from genre.errors import GenreError
 
 CLIP_COLUMNS = ["clip_id", "path", "genre", "split", "group"]
+# Only in a tagging manifest, so that a genre manifest (and the fingerprint of its cache) stays
+# as it was before tags existed.
+TAGS = "tags"
+TAG_SEPARATOR = ";"
 REJECT_COLUMNS = ["path", "reason"]
 SPLITS = ("train", "val", "test")
 
@@ -28,8 +35,9 @@ def empty_rejected() -> pd.DataFrame:
 @dataclass
 class Manifest:
     """``clips``: ``clip_id`` (unique str), ``path`` (absolute), ``genre``, ``split`` (one of
-    :data:`SPLITS`, or NA where the source has none), ``group`` (artist/album/track, or NA).
-    ``rejected``: rows the adapter could not use (``path``, ``reason``)."""
+    :data:`SPLITS`, or NA where the source has none), ``group`` (artist/album/track, or NA), and
+    for tagging ``tags`` (``;``-separated, "" for a clip with none). ``rejected``: rows the
+    adapter could not use (``path``, ``reason``)."""
 
     clips: pd.DataFrame
     rejected: pd.DataFrame = field(default_factory=empty_rejected)
@@ -38,11 +46,12 @@ class Manifest:
         for column in CLIP_COLUMNS:
             if column not in self.clips:
                 self.clips[column] = pd.NA
-        self.clips = self.clips[CLIP_COLUMNS].astype("string").reset_index(drop=True)
+        columns = CLIP_COLUMNS + [TAGS] * (TAGS in self.clips)
+        self.clips = self.clips[columns].astype("string").reset_index(drop=True)
         self.rejected = self.rejected[REJECT_COLUMNS].astype("string").reset_index(drop=True)
 
 
-Adapter = Callable[[DictConfig], Manifest]
+Adapter = Callable[[DictConfig, bool], Manifest]
 ADAPTERS: dict[str, Adapter] = {}
 
 
@@ -76,6 +85,14 @@ def check_files(clips: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return clips[~bad], rejections(clips.loc[bad, "path"], reasons[bad])
 
 
+def no_tags(source: str) -> GenreError:
+    """The error of ``task=tagging`` on a source whose clips have no tags."""
+    return GenreError(
+        f"task=tagging needs tags, and data={source} has none: use data=mtat, fma, synth or a "
+        "csv with a tags column, or task=genre."
+    )
+
+
 def existing_root(root: str | None) -> Path:
     """The dataset root as an absolute Path, or a clear error when it is unset or unusable."""
     if root is None:
@@ -94,8 +111,8 @@ def existing_root(root: str | None) -> Path:
     return path
 
 
-def read_manifest(data: DictConfig) -> Manifest:
-    """Dispatch on ``data.source`` to the layout's adapter."""
+def read_manifest(data: DictConfig, tagging: bool = False) -> Manifest:
+    """Dispatch on ``data.source`` to the layout's adapter; ``tagging``: with each clip's tags."""
     # Imported for their registration side effect, here so that the registry is complete
     # whichever module is imported first.
     from genre.data.sources import csv, fma, folder, gtzan, mtat, synth  # noqa: F401
@@ -103,7 +120,8 @@ def read_manifest(data: DictConfig) -> Manifest:
     if data.source not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))
         raise GenreError(f"Unknown data source '{data.source}'; choose one of: {known}.")
-    return tidy(ADAPTERS[data.source](data))
+    manifest = ADAPTERS[data.source](data, tagging)
+    return tidy_tags(manifest, str(data.get("root") or data.source)) if tagging else tidy(manifest)
 
 
 def genre_label(name: str) -> str:
@@ -133,6 +151,37 @@ def tidy(manifest: Manifest) -> Manifest:
     kept = clips[~no_genre & ~twice]
     _warn_lookalike_genres(kept["genre"].unique())
     return Manifest(kept, rejected)
+
+
+def tidy_tags(manifest: Manifest, name: str) -> Manifest:
+    """A tagging manifest made consistent: each clip's tags tidied like genre names, without
+    repeats, sorted and ``;``-joined ("" for none); one row per clip id and per file. The genre
+    is optional here. A tags column that is empty for every clip is an error: nothing to learn."""
+    clips = manifest.clips.copy()
+    clips[TAGS] = clips[TAGS].fillna("").map(join_tags)
+    if not (clips[TAGS] != "").any():
+        raise GenreError(
+            f"The tags of {name} are empty for every clip: give each clip its tags, "
+            f"separated by '{TAG_SEPARATOR}'."
+        )
+    clips["genre"] = clips["genre"].map(genre_label, na_action="ignore").replace("", pd.NA)
+    twice = clips.duplicated("clip_id") | clips.duplicated("path")
+    duplicates = rejections(
+        clips.loc[twice, "path"], ["duplicate clip id or path"] * int(twice.sum())
+    )
+    rejected = pd.concat([manifest.rejected, duplicates], ignore_index=True)
+    return Manifest(clips[~twice], rejected)
+
+
+def join_tags(text: str) -> str:
+    """``"rock; Guitar;rock"`` as ``"Guitar;rock"``: tidied, each once, sorted."""
+    tags = {genre_label(tag) for tag in str(text).split(TAG_SEPARATOR)} - {""}
+    return TAG_SEPARATOR.join(sorted(tags))
+
+
+def split_tags(text: str) -> list[str]:
+    """The tags of a manifest's ``tags`` value."""
+    return [tag for tag in str(text).split(TAG_SEPARATOR) if tag]
 
 
 def _warn_lookalike_genres(genres: Iterable[str]) -> None:

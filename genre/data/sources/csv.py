@@ -1,6 +1,7 @@
 """A csv with columns ``path,genre[,split][,group][,clip_id]``; paths are relative to the csv's
-folder. Any file a spreadsheet saves is read: UTF-8 (with or without BOM), UTF-16, Windows-1252,
-separated by commas, TABs or semicolons."""
+folder. For ``task=tagging`` a ``tags`` column holds each clip's tags, separated by ``;``, and
+``genre`` is optional. Any file a spreadsheet saves is read: UTF-8 (with or without BOM), UTF-16,
+Windows-1252, separated by commas, TABs or semicolons."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from genre.data.sources import SPLITS, Manifest, adapter, check_files, rejections
+from genre.data.sources import SPLITS, TAGS, Manifest, adapter, check_files, rejections
 from genre.data.tables import read_table
 from genre.errors import GenreError
 
@@ -19,15 +20,24 @@ COLUMNS_HINT = "set data.root to a csv file with columns path,genre[,split][,gro
 
 
 @adapter("csv")
-def read_csv(data: DictConfig) -> Manifest:
+def read_csv(data: DictConfig, tagging: bool = False) -> Manifest:
     table_path = Path(str(data.root)).expanduser().absolute()
     table = read_table(table_path, "Dataset csv", COLUMNS_HINT)
     table.columns = table.columns.str.lower()
-    missing = {"path", "genre"} - set(table.columns)
+    if tagging and TAGS not in table.columns:
+        raise GenreError(
+            f"task=tagging needs tags, and {table_path} has no tags column: add one holding "
+            "each clip's tags separated by ';'."
+        )
+    if not tagging:
+        # A genre run ignores tags: its cache is the one it had before the column was added.
+        table = table.drop(columns=TAGS, errors="ignore")
+    missing = ({"path"} if tagging else {"path", "genre"}) - set(table.columns)
     if missing:
+        needs = "path,tags" if tagging else "path,genre"
         raise GenreError(
             f"{table_path} lacks column(s) {', '.join(sorted(missing))}: "
-            "it needs path,genre and may have split and group."
+            f"it needs {needs} and may have split and group."
         )
     table = table.apply(lambda column: column.str.strip()).replace("", pd.NA)
     no_path = table["path"].isna()

@@ -13,14 +13,17 @@ from omegaconf import DictConfig
 
 from genre.data.audio import AUDIO_EXTENSIONS
 from genre.data.files import file_problem, os_reason
-from genre.data.sources import Manifest, adapter, existing_root, rejections
+from genre.data.sources import Manifest, adapter, existing_root, no_tags, rejections
 from genre.errors import GenreError
 
 NO_GENRE = "not in a genre folder"
 
 
 @adapter("folder")
-def read_folder(data: DictConfig) -> Manifest:
+def read_folder(data: DictConfig, tagging: bool = False) -> Manifest:
+    """A folder's names are genres, not tags."""
+    if tagging:
+        raise no_tags("folder")
     return folder_manifest(existing_root(data.root))
 
 

@@ -21,7 +21,14 @@ from omegaconf import DictConfig
 
 from genre.data.audio import AUDIO_EXTENSIONS
 from genre.data.files import os_reason
-from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
+from genre.data.sources import (
+    Manifest,
+    adapter,
+    check_files,
+    existing_root,
+    no_tags,
+    rejections,
+)
 from genre.data.tables import read_text
 from genre.errors import GenreError
 
@@ -49,8 +56,10 @@ NOT_IN_SPLIT = "not in the artist-filtered split"
 
 
 @adapter("gtzan")
-def gtzan(data: DictConfig) -> Manifest:
-    """Manifest of a GTZAN root; see the module docstring."""
+def gtzan(data: DictConfig, tagging: bool = False) -> Manifest:
+    """Manifest of a GTZAN root; see the module docstring. GTZAN has genres, no tags."""
+    if tagging:
+        raise no_tags("gtzan")
     base = _genre_folders(existing_root(data.get("root")))
     found, unreadable = _list_audio(base)
     split_dir, stem_split = data.get("split_dir"), data.get("stem_split")

@@ -1,25 +1,39 @@
 """MagnaTagATune, as downloaded: mp3 folders ``0``…``f`` beside ``annotations_final.csv`` (188
 binary tags) and ``clip_info_final.csv`` (artist, album), both TAB-separated despite the name.
 
-MTAT has no genre column, so genres come from a mapping file (``data.genre_map``) or from chosen
-tag columns (``data.genre_tags``). The split is the customary one by folder; ``group`` is the
-album, so stratified re-splits never put clips of one album on both sides."""
+MTAT has no genre column, so for ``task=genre`` genres come from a mapping file
+(``data.genre_map``) or from chosen tag columns (``data.genre_tags``). For ``task=tagging`` the
+labels are the ``data.top_tags`` most frequent tag columns of the file (the benchmark's top 50),
+and clips with none of them are dropped unless ``data.keep_untagged``, as in Won et al. (2020).
+The split is the customary one by folder; ``group`` is the album, so stratified re-splits never
+put clips of one album on both sides."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from genre.data.sources import Manifest, adapter, check_files, existing_root, rejections
+from genre.data.sources import (
+    TAG_SEPARATOR,
+    Manifest,
+    adapter,
+    check_files,
+    existing_root,
+    rejections,
+)
 from genre.data.tables import read_table
 from genre.errors import GenreError
 
 ANNOTATIONS = "annotations_final.csv"
 CLIP_INFO = "clip_info_final.csv"
-# The split used since Dieleman & Schrauwen (2014): folders 0-b train, c validation, d-f test.
+NOT_TAGS = ("clip_id", "mp3_path")  # the other columns of annotations_final.csv are tags
+# The split used since Dieleman & Schrauwen (2014), in the code of Pons et al.'s musicnn-training
+# (aux/mtt/partition_gt.py) and in the cleaned split of Won et al. (2020): folders 0-b train,
+# c validation, d-f test.
 FOLDER_SPLIT = {
     **dict.fromkeys("0123456789ab", "train"),
     "c": "val",
@@ -27,25 +41,39 @@ FOLDER_SPLIT = {
 }
 # Most specific first: a mapping file that has several of these columns is keyed by the first.
 MAP_KEYS = ("mp3_path", "clip_id", "album", "artist")
+# The top-50 tags of Won et al. (2020), most frequent first: split/mtat/top50_tags.txt of
+# github.com/minzwon/sota-music-tagging-models (written there in camelCase, "noVocals"; here as
+# annotations_final.csv names them). data.top_tags=50 computes the list from the file and warns
+# where it differs, since scores over other tags do not compare with the published ones.
+PUBLISHED_TOP50 = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
+    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
+    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
+    "weird", "country", "female voice", "metal", "choral",
+)  # fmt: skip
 
 
 @adapter("mtat")
-def mtat(data: DictConfig) -> Manifest:
+def mtat(data: DictConfig, tagging: bool = False) -> Manifest:
     """Manifest of a MagnaTagATune root; see the module docstring."""
     root = existing_root(data.get("root"))
-    tags = _read_tsv(root / ANNOTATIONS, ["clip_id", "mp3_path"])
+    tags = _read_tsv(root / ANNOTATIONS, list(NOT_TAGS))
     info = _read_tsv(root / CLIP_INFO, ["clip_id", "artist", "album"])
     table = tags.merge(info[["clip_id", "artist", "album"]], on="clip_id", how="left")
-    genre, reason = _genres(data, table)
     clips = pd.DataFrame(
         {
             "clip_id": table["clip_id"],
             "path": [str(root / p) for p in table["mp3_path"]],
-            "genre": genre,
             "split": table["mp3_path"].str.split("/").str[0].map(FOLDER_SPLIT),
             "group": _album_group(table),
         }
     )
+    if tagging:
+        clips["tags"], reason = _top_tags(data, table)
+    else:
+        clips["genre"], reason = _genres(data, table)
     unlabelled = reason.notna()
     kept, bad_files = check_files(clips[~unlabelled])
     rejected = rejections(clips.loc[unlabelled, "path"], reason[unlabelled])
@@ -71,6 +99,39 @@ def _album_group(table: pd.DataFrame) -> pd.Series:
     album = table["album"].fillna("").str.strip()
     group = (artist + " / " + album).where(album != "", artist)
     return group.mask(group == "")
+
+
+def _top_tags(data: DictConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per clip: its tags among the file's ``data.top_tags`` most frequent ones (``;``-joined),
+    and why it is left out (NA when kept): no such tag, unless ``data.keep_untagged``."""
+    if data.get("genre_map") is not None or data.get("genre_tags") is not None:
+        raise GenreError(
+            "data.genre_map and data.genre_tags make genres for task=genre; task=tagging learns "
+            "the data.top_tags most frequent tags: unset them."
+        )
+    n = int(data.get("top_tags", 50))
+    hits = table.drop(columns=[*NOT_TAGS, "artist", "album"])
+    hits = hits.apply(pd.to_numeric, errors="coerce").fillna(0).gt(0)
+    # Ties at the cut go to the column that comes first in the file, on every machine alike.
+    top = list(hits.sum().sort_values(ascending=False, kind="stable").index[:n])
+    if n == len(PUBLISHED_TOP50) and set(top) != set(PUBLISHED_TOP50):
+        extra = sorted(set(top) - set(PUBLISHED_TOP50))
+        lacking = sorted(set(PUBLISHED_TOP50) - set(top))
+        warnings.warn(
+            f"The 50 most frequent tags of {ANNOTATIONS} are not the published top 50 of Won "
+            f"et al. (2020): {', '.join(extra)} instead of {', '.join(lacking)}; scores will "
+            "not compare with published ones.",
+            stacklevel=3,
+        )
+    chosen = hits[top].to_numpy()
+    names = pd.Index(top)
+    tags = pd.Series(
+        [TAG_SEPARATOR.join(names[row]) for row in chosen], index=table.index, dtype="string"
+    )
+    reason = pd.Series(pd.NA, index=table.index, dtype="string")
+    if not data.get("keep_untagged", False):
+        reason[tags == ""] = f"no top-{n} tag"
+    return tags, reason
 
 
 def _genres(data: DictConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
