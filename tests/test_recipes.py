@@ -34,6 +34,12 @@ def test_a_recipe_and_a_command_line_override_compose_in_that_order() -> None:
     assert cfg.data.chunk_seconds == 2
 
 
+def test_the_small_cnn_is_the_configurable_cnn_at_width_16() -> None:
+    small, cnn = compose_config(["model=cnn_small"]).model, compose_config(["model=cnn"]).model
+    assert small.width == 16 and cnn.width == 32
+    assert {**small, "width": cnn.width} == {**cnn}
+
+
 @pytest.mark.slow
 def test_the_gtzan_recipe_trains_on_two_second_clips(tmp_path: Path, musicnn_wheel: Path) -> None:
     clips = write_genre_folder(tmp_path / "clips", {"Low": 220.0, "High": 3000.0}, 6, 2.0)
