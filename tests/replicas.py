@@ -12,6 +12,7 @@ import pandas as pd
 import soundfile as sf
 
 from genre.data.sources.gtzan import GENRES
+from genre.data.sources.mtat import PUBLISHED_TOP50
 
 TEXT_NOT_AUDIO = b"<html>404 Not Found</html>\n"
 
@@ -33,15 +34,8 @@ def write_bytes(path: Path, content: bytes) -> Path:
 # --- MagnaTagATune -----------------------------------------------------------------------------
 
 # Real tag columns of annotations_final.csv: the published top 50 (Won et al., 2020, most frequent
-# first) and two more of the file's 188.
-MTAT_TOP50 = [
-    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
-    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
-    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
-    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
-    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
-    "weird", "country", "female voice", "metal", "choral",
-]  # fmt: skip
+# first, as genre's mtat adapter holds them) and two more of the file's 188.
+MTAT_TOP50 = list(PUBLISHED_TOP50)
 MTAT_TAGS = [*MTAT_TOP50, "jazz", "hard rock"]
 BACH = ("American Bach Soloists", "J.S. Bach Solo Cantatas")
 # clip_id, mp3_path, tags set to 1, (artist, album), what is on disk

@@ -4,13 +4,11 @@ sentence on stderr naming the key, exit status 2, nothing started."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-
-from genre import train
+from helpers import exit_2_in_process
 
 FOLDER = ["data=folder", "data.root=/nowhere"]  # never read: validation comes first
 CASES = [
@@ -111,14 +109,8 @@ def test_each_bad_value_is_one_sentence_and_exit_2(
     capsys: pytest.CaptureFixture,
 ) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    argv = ["genre.train", *FOLDER, *overrides, f"mlflow.tracking_uri={uri}"]
+    argv = [*FOLDER, *overrides, f"mlflow.tracking_uri={uri}"]
     argv += [f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
-    monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(SystemExit) as stopped:
-        train.main()
-    assert stopped.value.code == 2
-    stderr = capsys.readouterr().err
-    assert "Traceback" not in stderr
-    (line,) = stderr.strip().splitlines()
+    (line,) = exit_2_in_process(argv, monkeypatch, capsys).strip().splitlines()
     assert line.startswith("genre: ") and expected in line, line
     assert not (tmp_path / "mlflow.db").exists()  # stopped before any run was opened

@@ -6,7 +6,6 @@ compare, explore, and a sweep with pruning."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-from helpers import TINY_RUN, run_module, tone
+from helpers import TINY_RUN, exit_2_in_process, run_module, tone
 from omegaconf import OmegaConf
 from replicas import MTAT_TOP50, fma_replica, mtat_replica, write_tone
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -293,15 +292,9 @@ def test_synthetic_defaults_put_every_tag_in_every_split() -> None:
 
 def bad_run(overrides: list[str], tmp_path: Path, monkeypatch, capsys) -> str:
     """``genre.train`` in this process, as ``python -m genre.train`` runs it: its last line."""
-    argv = ["genre.train", *overrides, f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db"]
+    argv = [*overrides, f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db"]
     argv += [*TINY_RUN, f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
-    monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(SystemExit) as stopped:
-        train.main()
-    assert stopped.value.code == 2
-    stderr = capsys.readouterr().err
-    assert "Traceback" not in stderr
-    return stderr.strip().splitlines()[-1]
+    return exit_2_in_process(argv, monkeypatch, capsys).strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,8 @@ class OptunaSweep(Sweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space = parse_search_space(self.params, arguments, parser)
         sampler, n_trials = self._sampler(space)
+        if n_trials < self.n_trials:
+            log.info("The grid has %d points: n_trials lowered to %d", n_trials, n_trials)
         pruner = _make("pruner", self.pruner_cfg, BasePruner)
         storage = self._storage()
         study = self._study(storage, sampler, pruner, space)
@@ -447,9 +449,7 @@ class OptunaSweep(Sweeper):
         if isinstance(made, functools.partial) and _is_grid_sampler(made.func):
             grid = space.grid()
             size = math.prod(len(values) for values in grid.values())
-            if size < n_trials:
-                log.info("The grid has %d points: n_trials lowered to %d", size, size)
-                n_trials = size
+            n_trials = min(size, n_trials)
             made = made(grid)
         if not isinstance(made, BaseSampler):
             raise GenreError(
