@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from genre.config import is_tagging, model_target
-from genre.data.datamodule import chunk_samples
+from genre.data.datamodule import chunk_samples, hop_samples
 from genre.errors import GenreError
 from genre.model.augment import WaveAugment
 from genre.model.module import GenreClassifier, OptimizerFactory, SchedulerFactory
@@ -78,6 +78,7 @@ def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
         chunk_samples(cfg.data),
         WaveAugment(augment.get("gain_db", 0.0), augment.get("shift", 0.0)),
         multilabel=is_tagging(cfg),
+        hop_samples=hop_samples(cfg.data),
     )
 
 

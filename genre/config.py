@@ -21,7 +21,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from genre.errors import GenreError, check_choice, check_range
+from genre.errors import GenreError, check_choice, check_members, check_range
+from genre.pretrained.names import ARCHS, LAYERS, VARIANTS
 
 BIG = 1_000_000_000  # an upper bound for counts that have no natural one
 
@@ -35,10 +36,8 @@ PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's, fo
 POWER_DTYPES = ("float32", "float16")
 POOLS = ("max", "avg")
 FREEZE = ("all", "frontend", "none")
-EMBEDDINGS = ("penultimate", "max_pool", "mean_pool", "taggram")
-ARCHS = ("musicnn", "vgg")
-VARIANTS = ("msd", "mtt")
 SCHEDULES = ("none", "cosine")
+CLIP_POOLS = ("probs", "mean", "max")
 TASKS = ("genre", "tagging")
 DOWNSAMPLING = ("pool", "stride")
 # What the LightningModule logs at validation, per task: the objective must be one of its task's
@@ -63,7 +62,10 @@ class DataConfig:
     clip_seconds: float = 30.0  # kept per clip: the middle of longer files, shorter ones padded
     min_seconds: float = 1.0  # shorter decoded files are rejected
     chunk_seconds: float = 3.0  # training crop length, and the length of each evaluation crop
-    eval_crops: int = 5  # evenly spaced crops per clip at val/test, averaged per clip
+    # Evenly spaced crops per clip at val/test, pooled per clip; all: the windows that cover
+    # the whole clip, data.hop_seconds apart at most.
+    eval_crops: Any = 5
+    hop_seconds: float | None = None  # between the windows that cover a clip; null: a crop
     val_fraction: float = 0.15  # used where the source gives no split
     test_fraction: float = 0.15
     split_seed: int = 0
@@ -78,7 +80,10 @@ class DataConfig:
         check_range("data.clip_seconds", self.clip_seconds, 0.1, 24 * 3600)
         check_range("data.min_seconds", self.min_seconds, 0.0, self.clip_seconds)
         check_range("data.chunk_seconds", self.chunk_seconds, 0.05, self.clip_seconds)
-        check_range("data.eval_crops", self.eval_crops, 1, 1000)
+        if self.eval_crops != "all":
+            check_range("data.eval_crops", self.eval_crops, 1, 1000)
+        if self.hop_seconds is not None:
+            check_range("data.hop_seconds", self.hop_seconds, 0.01, self.chunk_seconds)
         check_range("data.val_fraction", self.val_fraction, 0.0, 0.99)
         check_range("data.test_fraction", self.test_fraction, 0.0, 0.99 - self.val_fraction)
         check_choice("data.balance", self.balance, BALANCE_OPTIONS)
@@ -256,22 +261,30 @@ class MusicnnConfig:
     """``model=musicnn``: a pretrained musicnn with a new head (docs/pretrained.md)."""
 
     name: str = "musicnn"
-    _target_: str = "genre.model.pretrained.MusicnnClassifier"
+    _target_: str = "genre.model.transfer.MusicnnClassifier"
+    # Several joined by "+" are concatenated: every arch with every variant, every layer of each.
     arch: str = "musicnn"  # musicnn | vgg (vgg takes crops of 2.98 s exactly)
     variant: str = "msd"  # msd: trained on the Million Song Dataset | mtt: on MagnaTagATune
-    freeze: str = "all"  # all: the head alone learns | frontend: fine-tune after it | none
     embedding: str = "max_pool"  # penultimate | max_pool | mean_pool | taggram: feeds the head
-    head_hidden: int = 0  # 0: a linear head; else one hidden layer (ReLU) of this width
+    freeze: str = "all"  # all: the head alone learns | frontend: fine-tune after it | none
+    standardize: bool = False  # the head's input standardised, statistics of the training split
+    head_hidden: int = 0  # 0: a linear head; else hidden layers (ReLU) of this width ...
+    head_layers: int = 1  # ... this many
     head_dropout: float = 0.0
+    # A clip's windows: probs (mean of their probabilities) | mean, max (their embeddings pooled,
+    # one vector a clip for the head, in training too where the embedding cache serves it)
+    clip_pool: str = "probs"
     pretrained_lr: float = 0.1  # fine-tuned pretrained layers learn at this share of optim.lr
 
     def __post_init__(self) -> None:
-        check_choice("model.arch", self.arch, ARCHS)
-        check_choice("model.variant", self.variant, VARIANTS)
+        check_members("model.arch", self.arch, ARCHS)
+        check_members("model.variant", self.variant, VARIANTS)
+        check_members("model.embedding", self.embedding, LAYERS)
         check_choice("model.freeze", self.freeze, FREEZE)
-        check_choice("model.embedding", self.embedding, EMBEDDINGS)
         check_range("model.head_hidden", self.head_hidden, 0, 65536)
+        check_range("model.head_layers", self.head_layers, 1, 16)
         check_range("model.head_dropout", self.head_dropout, 0.0, 0.99)
+        check_choice("model.clip_pool", self.clip_pool, CLIP_POOLS)
         check_range("model.pretrained_lr", self.pretrained_lr, 0.0, 10.0)
 
 
@@ -305,6 +318,18 @@ class TrainingConfig:
             check_range("training.early_stopping", self.early_stopping, 1, 100_000)
         if self.ema_decay is not None:
             check_range("training.ema_decay", self.ema_decay, 0.0, 0.99999)
+
+
+@dataclass
+class EmbedConfig:
+    """``embed``: a frozen pretrained network's embeddings computed once per window of each clip
+    and cached (genre.embed); training and evaluation then read them instead of the audio."""
+
+    cache: bool = True  # false: always the waveform path, the network run on every crop
+    batch_size: int = 64  # windows per forward pass while the cache is built
+
+    def __post_init__(self) -> None:
+        check_range("embed.batch_size", self.batch_size, 1, 1_000_000)
 
 
 @dataclass
@@ -345,7 +370,10 @@ MODEL_SCHEMAS = {
 
 # Where model classes lived before genre.model: configs logged then name them so, and reproduce
 # and predict still rebuild them.
-MOVED_TARGETS = {"genre.models.": "genre.model.cnn."}
+MOVED_TARGETS = {
+    "genre.models.": "genre.model.cnn.",
+    "genre.model.pretrained.": "genre.model.transfer.",
+}
 
 
 def model_target(model: DictConfig) -> str:
@@ -380,7 +408,12 @@ def _schema_of(group: str, node: DictConfig) -> type | None:
     return {"features": FeaturesConfig, "task": TaskConfig, **NODES}.get(group)
 
 
-NODES = {"augment": AugmentConfig, "training": TrainingConfig, "loss": LossConfig}
+NODES = {
+    "augment": AugmentConfig,
+    "training": TrainingConfig,
+    "loss": LossConfig,
+    "embed": EmbedConfig,
+}
 
 
 def task_name(cfg: DictConfig) -> str:

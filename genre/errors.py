@@ -30,6 +30,17 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
         raise GenreError(f"Unknown {name} '{value}': choose one of {named}.")
 
 
+def check_members(name: str, value: object, choices: tuple[str, ...]) -> list[str]:
+    """The members of a ``+``-joined config value (``"msd+mtt"``), each one of ``choices`` and
+    none twice."""
+    members = str(value).split("+")
+    for member in members:
+        check_choice(name, member, choices)
+    if len(set(members)) != len(members):
+        raise GenreError(f"{name}={value} names a member twice: name each once.")
+    return members
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The gist of a library error, for a one-line message: an OS error buried in an HTTP
     client's retry report ("[Errno 111] Connection refused") says more than the report."""

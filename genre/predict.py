@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from dataclasses import dataclass
@@ -34,17 +33,20 @@ from omegaconf.errors import OmegaConfBaseException
 from genre.cli import add_tracking_uri, get_run, open_store
 from genre.console import setup_console
 from genre.data.audio import DecodeError, read_mono
+from genre.data.windows import window_starts
 from genre.errors import GenreError, first_line, user_errors
-from genre.model.musicnn import ARCHS, SAMPLE_RATE, SPECTROGRAM, TAGS, VARIANTS, patches
+from genre.model.musicnn import SAMPLE_RATE, SPECTROGRAM, patches
+from genre.pretrained.names import ARCHS, TAGS, VARIANTS
 
 if TYPE_CHECKING:
     from genre.model.net import GenreNet
     from genre.model.spectrogram import Spectrogram
 
-# Evenly spaced crops over the whole file, as many as cover it, up to this many: a long track is
-# sampled from intro to outro at a fixed network cost (the training clips came from the middle,
-# but a genre call for the whole file should not hang on whichever 30 s were picked).
-MAX_CROPS = 16
+# The crops that cover the whole file, up to this many (a 3-minute track in 3 s crops): a longer
+# one is sampled evenly from intro to outro at a fixed network cost (the training clips came
+# from the middle, but a genre call for the whole file should not hang on whichever 30 s were
+# picked).
+MAX_CROPS = 64
 # Only the decoding grows with the file; beyond this the middle part is read (a DJ mix of hours
 # would otherwise take gigabytes of memory for the same 16 crops).
 MAX_SECONDS = 600.0
@@ -230,7 +232,7 @@ def mismatch(exc: RuntimeError) -> str:
 @torch.inference_mode()
 def predict_file(net: GenreNet, path: Path, top: int, device: torch.device) -> dict[str, Any]:
     decoded = read_mono(path, net.sample_rate, max_seconds=MAX_SECONDS)
-    crops = evenly_spaced_crops(decoded.samples, net.chunk_samples)
+    crops = covering_crops(decoded.samples, net.chunk_samples, net.hop_samples)
     probs = net.clip_probabilities(torch.from_numpy(crops)[None].to(device))[0].cpu()
     label = "tag" if net.multilabel else "genre"
     best = probs.argsort(descending=True)[:top]
@@ -275,14 +277,16 @@ def load_tagger(arch: str, variant: str, device: torch.device) -> Tagger:
     return Tagger(spectrogram.to(device), net.to(device), TAGS[variant])
 
 
-def evenly_spaced_crops(samples: np.ndarray, chunk: int) -> np.ndarray:
-    """``[crops, chunk]``: enough crops to cover ``samples`` (up to ``MAX_CROPS``), spaced as the
-    evaluation crops of training are; a file shorter than one crop is zero-padded, as the
-    training clips are."""
+def covering_crops(samples: np.ndarray, chunk: int, hop: int) -> np.ndarray:
+    """``[crops, chunk]``: the windows that cover ``samples``, as the test clips' were with
+    ``data.eval_crops=all`` (``genre.data.windows``), thinned to ``MAX_CROPS`` evenly spaced
+    ones for a long file; a file shorter than one crop is zero-padded, as the training clips
+    are."""
     if len(samples) < chunk:
         samples = np.pad(samples, (0, chunk - len(samples)))
-    n = min(MAX_CROPS, math.ceil(len(samples) / chunk))
-    starts = np.linspace(0, len(samples) - chunk, n).astype(int)
+    starts = window_starts(len(samples), chunk, hop)
+    if len(starts) > MAX_CROPS:
+        starts = starts[np.linspace(0, len(starts) - 1, MAX_CROPS).round().astype(int)]
     return np.stack([samples[s : s + chunk] for s in starts])
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 COMMIT_TAG = "mlflow.source.git.commit"
 DIRTY_TAG = "genre.code_dirty"
 FINGERPRINT_TAG = "data.fingerprint"
+INPUT_TAG = "genre.training_input"  # cached embeddings or audio, and why (genre.embed.plan)
 THREADS_TAG = "genre.torch_threads"
 MAX_TAG_ROWS = 12  # the inputs figure of a tagging run shows clips of this many tags at most
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
@@ -60,11 +61,14 @@ class Run:
     def __init__(self, run_id: str):
         self.run_id: str | None = run_id
 
-    def log_setup(self, cfg: DictConfig, data: GenreDataModule, net: GenreNet) -> None:
+    def log_setup(
+        self, cfg: DictConfig, data: GenreDataModule, net: GenreNet, trained_on: str
+    ) -> None:
         """The config (as params and as a file), what the data were (as the run's inputs, one
-        per split), a description, and a figure of what the network sees."""
+        per split), what the network trained on (cached embeddings or audio), a description,
+        and a figure of what the network sees."""
         shown = logged_config(cfg)
-        mlflow.set_tag(FINGERPRINT_TAG, data.cache.fingerprint)
+        mlflow.set_tags({FINGERPRINT_TAG: data.cache.fingerprint, INPUT_TAG: trained_on})
         mlflow.log_params(flat_params(shown))
         mlflow.log_text(OmegaConf.to_yaml(shown), "config.yaml")
         # The cache's own file, byte for byte: names that are not UTF-8 survive.
@@ -78,21 +82,26 @@ class Run:
         return [MlflowMetrics(self.run_id)]
 
     def log_results(
-        self, cfg: DictConfig, module: GenreClassifier, best: float, test: dict | None
+        self,
+        cfg: DictConfig,
+        net: GenreNet,
+        module: GenreClassifier,
+        best: float,
+        test: dict | None,
     ) -> None:
         """The best objective, the test metrics and report (where there was a test split), and
-        the model."""
+        the model: the waveform network ``net``, whatever ``module`` trained."""
         if test is not None:
             mlflow.log_metrics({name: float(value) for name, value in test.items()})
-            if module.net.multilabel:
-                log_tag_report(module.net.genres, module.test_result)
+            if net.multilabel:
+                log_tag_report(net.genres, module.test_result)
             else:
-                log_test_report(module.net.genres, module.test_result.numpy())
+                log_test_report(net.genres, module.test_result.numpy())
         mlflow.log_metric(f"best_{cfg.objective}", best)
         description = mlflow.get_run(self.run_id).data.tags.get(DESCRIPTION_TAG, "")
         mlflow.set_tag(DESCRIPTION_TAG, f"{description} · best {cfg.objective} {best:.3f}")
         log_learning_curves(self.run_id, cfg.objective)
-        log_model(module.net, logged_config(cfg))
+        log_model(net, logged_config(cfg))
 
 
 class NoRun(Run):
@@ -101,14 +110,21 @@ class NoRun(Run):
     def __init__(self) -> None:
         self.run_id = None
 
-    def log_setup(self, cfg: DictConfig, data: GenreDataModule, net: GenreNet) -> None:
+    def log_setup(
+        self, cfg: DictConfig, data: GenreDataModule, net: GenreNet, trained_on: str
+    ) -> None:
         pass
 
     def callbacks(self) -> list[pl.Callback]:
         return []
 
     def log_results(
-        self, cfg: DictConfig, module: GenreClassifier, best: float, test: dict | None
+        self,
+        cfg: DictConfig,
+        net: GenreNet,
+        module: GenreClassifier,
+        best: float,
+        test: dict | None,
     ) -> None:
         pass
 

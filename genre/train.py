@@ -28,10 +28,12 @@ from genre.config import is_tagging, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.ddp import ddp_job, ddp_worker, is_ddp_worker
+from genre.embed.plan import plan
+from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
 from genre.pruning import DistributedPruning, pruning_callback
 from genre.tracking import NoRun, Run, run_summary, tracked_run
-from genre.util import CONF_DIR
+from genre.util import CONF_DIR, torch_threads
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
 
@@ -66,11 +68,16 @@ def train(
         data = GenreDataModule(cfg.data, is_tagging(cfg))
         data.load()
         net = build_network(cfg, data.labels)
-        run.log_setup(cfg, data, net)
-        module = build_module(cfg, net, data.class_weights())
+        # A frozen pretrained network's head trains on its cached embeddings (genre.embed).
+        data, trained, trained_on = plan(cfg, data, net)
+        run.log_setup(cfg, data, net, trained_on)
+        module = build_module(cfg, trained, data.class_weights())
         pruning = _pruning(cfg, trainer, trial)
         trainer.callbacks.extend([*run.callbacks(), *pruning])
-        with ddp_job(cfg, output_dir):
+        # A probe's matrices are too small to gain from more threads, which only wait on each
+        # other (and on a sweep's other trials); the audio path keeps every core.
+        probe = isinstance(trained, ProbeNet)
+        with ddp_job(cfg, output_dir), torch_threads(1 if probe else None):
             trainer.fit(module, datamodule=data)
             for callback in pruning:
                 if isinstance(callback, DistributedPruning):
@@ -87,7 +94,7 @@ def train(
             test = None
             if (data.clips["split"] == "test").any():
                 (test,) = trainer.test(module, datamodule=data, verbose=False)
-        run.log_results(cfg, module, float(best), test)
+        run.log_results(cfg, net, module, float(best), test)
     return float(best), run.run_id
 
 

@@ -92,3 +92,17 @@ def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) ->
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {without_password(tracking_uri).rstrip('/')}/{page}"
     return f"mlflow ui --backend-store-uri {tracking_uri}, then open http://127.0.0.1:5000/{page}"
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[int]:
+    """Run a block with ``n`` torch intra-op threads (None: leave as is)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -17,7 +17,7 @@ from genre.bench.common import RowResult, Settings, Workspace, progress
 from genre.bench.report import machine, table
 from genre.util import git_version
 
-ROWS = ("loader", "spectrogram", "overhead", "pruning", "cache", "gpu")
+ROWS = ("loader", "spectrogram", "overhead", "pruning", "cache", "embed", "gpu")
 
 
 def row_function(name: str) -> Callable[[Workspace], RowResult]:
@@ -32,6 +32,8 @@ def row_function(name: str) -> Callable[[Workspace], RowResult]:
         from genre.bench.pruning import run
     elif name == "cache":
         from genre.bench.cache_build import run
+    elif name == "embed":
+        from genre.bench.embed import run
     else:
         from genre.bench.gpu import run
     return run
@@ -84,6 +86,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="interleaved repeats of each measurement (default 3 with --quick, else 5)",
     )
     parser.add_argument(
+        "--data",
+        default="",
+        help="the embed row's dataset, as genre.train overrides (default: the generated one)",
+    )
+    parser.add_argument(
         "--workdir",
         default=None,
         help="keep the generated dataset, caches and sweep stores here "
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "clips_per_genre": args.clips_per_genre,
         "clip_seconds": args.clip_seconds,
         "repeats": args.repeats,
+        "data": args.data or None,
     }
     settings = dataclasses.replace(settings, **{k: v for k, v in sizes.items() if v is not None})
     started = time.perf_counter()

@@ -9,8 +9,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,20 +117,6 @@ class RowResult:
         }
 
 
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[int]:
-    """Run a block with ``n`` torch intra-op threads (None: leave as is)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
 def progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -192,6 +177,7 @@ class Settings:
     sweep_epochs: int  # 0: the demo sweep's own
     sweep_clips_per_genre: int  # 0: the demo sweep's own (the synth config's)
     sweep_clip_seconds: float  # 0: the demo sweep's own (the synth config's)
+    data: str = ""  # the embed row's dataset as genre.train overrides; "": the generated one
 
     @classmethod
     def make(cls, quick: bool) -> Settings:

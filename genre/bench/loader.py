@@ -18,9 +18,9 @@ from genre.bench.common import (
     interleaved,
     median,
     rate,
-    torch_threads,
 )
 from genre.data.audio import read_mono
+from genre.util import torch_threads
 
 THREADS = 1
 """Torch threads for both sides: as in DataLoader worker processes, where PyTorch itself runs one

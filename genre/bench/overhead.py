@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from genre.bench.common import Metric, RowResult, Target, Workspace, best, median, torch_threads
+from genre.bench.common import Metric, RowResult, Target, Workspace, best, median
 from genre.build import build_module, build_network, build_optimizer, build_trainer
+from genre.util import torch_threads
 
 THREADS = 1
 """Torch threads on both sides. The two sides do the same math, so threads change both alike; on

@@ -28,7 +28,9 @@ import json
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -123,12 +125,34 @@ def read(path: Path) -> Cache:
     return Cache(path, clips, rejected, meta)
 
 
-def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: int | None) -> None:
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A folder to build ``path`` in, renamed to ``path`` when the block ends without error: a
+    killed build never leaves a folder that looks whole (the next one removes what it left)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(path)
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}@{socket.gethostname()}")
     shutil.rmtree(partial, ignore_errors=True)  # an earlier failed build in this process
     partial.mkdir()
+    yield partial
+    try:
+        partial.rename(path)
+    except OSError:
+        # Another builder (a DDP rank, a sweep worker, a second prepare) finished the same cache
+        # first: the rename is the only step that decides, so theirs is used, and is as good.
+        if not (path / "meta.json").exists():
+            raise
+        shutil.rmtree(partial)
+
+
+def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: int | None) -> None:
+    with atomic_folder(path) as partial:
+        _build_into(partial, manifest, spec, key, workers)
+
+
+def _build_into(
+    partial: Path, manifest: Manifest, spec: AudioSpec, key: str, workers: int | None
+) -> None:
     clips = manifest.clips
     open_audio(partial, len(clips), spec.clip_samples, mode="w+").flush()
 
@@ -167,14 +191,6 @@ def build(manifest: Manifest, spec: AudioSpec, path: Path, key: str, workers: in
         "n_rejected": len(rejected),
     }
     (partial / "meta.json").write_text(json.dumps(meta, indent=2))
-    try:
-        partial.rename(path)
-    except OSError:
-        # Another builder (a DDP rank, a sweep worker, a second prepare) finished the same cache
-        # first: the rename is the only step that decides, so theirs is used, and is as good.
-        if not (path / "meta.json").exists():
-            raise
-        shutil.rmtree(partial)
 
 
 def _duplicates(

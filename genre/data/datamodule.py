@@ -1,7 +1,8 @@
 """Crops straight from the decode-once memmap: a random ``chunk_seconds`` crop per training
-example, evenly spaced crops per clip for validation and test (averaged later into one
-clip-level prediction). Each crop comes with its clip's label: the genre's index, or for tagging
-a multi-hot vector over the tags."""
+example, evenly spaced crops per clip for validation and test (``data.eval_crops`` of them, or
+``all``: windows that cover the whole clip), pooled later into one clip-level prediction. Each
+crop comes with its clip's label: the genre's index, or for tagging a multi-hot vector over the
+tags."""
 
 from __future__ import annotations
 
@@ -18,22 +19,32 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
 from genre.data.sources import SPLITS, TAGS, read_manifest, split_tags
 from genre.data.splits import assign_splits
+from genre.data.windows import collate_windows, window_starts
 from genre.errors import GenreError
 
 
 class ClipCrops(Dataset):
     """Crops of the clips in ``rows`` of a cache. ``crops=None`` draws one random crop per item
-    (training); an integer gives that many evenly spaced crops, stacked (evaluation)."""
+    (training); an integer gives that many evenly spaced crops, stacked (evaluation); ``"all"``
+    the windows that cover the clip, ``hop`` samples apart at most (their number varies by clip:
+    :func:`genre.data.windows.collate_windows` pads them)."""
 
     def __init__(
-        self, cache: Cache, rows: np.ndarray, labels: np.ndarray, chunk: int, crops: int | None
+        self,
+        cache: Cache,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        chunk: int,
+        crops: int | str | None,
+        hop: int | None = None,
     ):
         self.folder, self.n_clips = cache.path, len(cache.clips)
         self.clip_samples = cache.meta["clip_samples"]
         self.rows, self.labels, self.chunk, self.crops = rows, labels, chunk, crops
+        self.hop = hop or chunk
         # Crops stay inside the decoded audio of a padded clip, unless it is shorter than a chunk.
-        valid = (cache.clips["seconds"].to_numpy()[rows] * cache.meta["sample_rate"]).astype(int)
-        self.last_start = np.clip(valid - chunk, 0, self.clip_samples - chunk)
+        self.valid = np.minimum(valid_samples(cache)[rows], self.clip_samples)
+        self.last_start = np.clip(self.valid - chunk, 0, self.clip_samples - chunk)
         self._audio: np.memmap | None = None  # opened lazily, once per DataLoader worker
 
     def __len__(self) -> int:
@@ -47,7 +58,10 @@ class ClipCrops(Dataset):
             start = int(torch.randint(0, last + 1, ()))
             wave = self._audio[row, start : start + self.chunk]
         else:
-            starts = np.linspace(0, last, self.crops).astype(int)
+            if self.crops == "all":
+                starts = window_starts(int(self.valid[i]), self.chunk, self.hop)
+            else:
+                starts = np.linspace(0, last, self.crops).astype(int)
             wave = np.stack([self._audio[row, s : s + self.chunk] for s in starts])
         # float16 -> float32 in torch (vectorised, ~7 us per 3 s crop) rather than numpy (~80 us).
         return torch.from_numpy(np.array(wave)).float(), torch.as_tensor(self.labels[i])
@@ -56,6 +70,17 @@ class ClipCrops(Dataset):
 def chunk_samples(data: DictConfig) -> int:
     """Samples in one crop: ``data.chunk_seconds`` at ``data.sample_rate``."""
     return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+
+
+def hop_samples(data: DictConfig) -> int:
+    """Samples between the windows that cover a clip: ``data.hop_seconds``, or a whole crop."""
+    hop = data.get("hop_seconds")
+    return chunk_samples(data) if hop is None else int(round(float(hop) * int(data.sample_rate)))
+
+
+def valid_samples(cache: Cache) -> np.ndarray:
+    """Each cached clip's decoded length in samples (the rest of its row is padding)."""
+    return (cache.clips["seconds"].to_numpy() * cache.meta["sample_rate"]).astype(np.int64)
 
 
 def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
@@ -182,10 +207,21 @@ class GenreDataModule(pl.LightningDataModule):
             return torch.tensor(negatives / counts, dtype=torch.float32)
         return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def dataset(self, split: str) -> Dataset:
+        """The items of a split: random crops for training, every clip's evaluation crops
+        otherwise."""
         rows, labels = self.split_rows(split)
-        crops = None if train else int(self.data.eval_crops)
-        dataset = ClipCrops(self.cache, rows, labels, self.chunk_samples, crops)
+        crops = None if split == "train" else self.data.eval_crops
+        crops = crops if crops in (None, "all") else int(crops)
+        return ClipCrops(
+            self.cache, rows, labels, self.chunk_samples, crops, hop_samples(self.data)
+        )
+
+    def _loader(self, split: str) -> DataLoader:
+        """A split's loader: training items shuffled (or balanced), evaluation items in order,
+        their crops padded and masked; under DDP each process's share of an evaluation split."""
+        dataset, train = self.dataset(split), split == "train"
+        labels = self.split_rows(split)[1]
         sampler: Sampler | None = None
         if train and self.data.balance == "sampler":
             weights = 1.0 / self.class_counts()[labels]
@@ -201,9 +237,10 @@ class GenreDataModule(pl.LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
+            collate_fn=None if train else collate_windows,
         )
 
-    def _eval_shard(self, split: str, dataset: ClipCrops) -> Sampler:
+    def _eval_shard(self, split: str, dataset: Dataset) -> Sampler:
         """This DDP process's share of an evaluation split. Every clip is scored exactly once over
         all processes, as the synced metrics assume: Lightning's own DistributedSampler would pad
         the shards to equal length with repeated clips."""
@@ -217,10 +254,10 @@ class GenreDataModule(pl.LightningDataModule):
         return UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+        return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self._loader("test")

@@ -91,8 +91,8 @@ class GenreClassifier(pl.LightningModule):
     def _eval_step(
         self, batch, metrics: MetricCollection, loss_metric: MeanMetric, prefix: str
     ) -> torch.Tensor:
-        crops, targets = batch
-        probs = self.net.clip_probabilities(crops)
+        crops, mask, targets = batch
+        probs = self.net.clip_probabilities(crops, mask)
         loss = self.task.clip_loss(probs, targets)
         metrics.update(probs, targets)
         loss_metric.update(loss, weight=len(targets))
@@ -105,7 +105,7 @@ class GenreClassifier(pl.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         probs = self._eval_step(batch, self.test_metrics, self.test_loss, "test/")
-        self.test_details.update(probs, batch[1])
+        self.test_details.update(probs, batch[-1])
 
     def on_test_epoch_end(self) -> None:
         result = self.test_details.compute()  # on every rank: compute syncs

@@ -39,29 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genre.errors import GenreError, check_choice
-
-ARCHS = ("musicnn", "vgg")
-VARIANTS = ("msd", "mtt")
-
-# musicnn/configuration.py, in the order of the models' outputs.
-MTT_TAGS = (
-    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
-    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
-    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
-    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
-    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
-    "weird", "country", "metal", "female voice", "choral",
-)  # fmt: skip
-MSD_TAGS = (
-    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
-    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists",
-    "classic rock", "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill",
-    "instrumental", "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental",
-    "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy",
-    "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop",
-    "sad", "House", "happy",
-)  # fmt: skip
-TAGS = {"msd": MSD_TAGS, "mtt": MTT_TAGS}
+from genre.pretrained.names import ARCHS, LAYERS, VARIANTS
 
 SAMPLE_RATE = 16000
 N_MELS = 96
@@ -89,17 +67,18 @@ SPECTROGRAM = {
     "log_gain": 10000.0,
     "normalize": "none",
 }
-OUTPUTS = ("logits", "taggram", "penultimate", "max_pool", "mean_pool")
+OUTPUTS = ("logits", *LAYERS)
 
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's defaults
 BN_MOMENTUM = 0.01  # PyTorch's momentum is 1 - TensorFlow's 0.99
 
 
-def model_name(arch: str, variant: str) -> str:
-    """The original's name of a model (``MSD_musicnn``, ``MTT_vgg``, ...)."""
+def front_end(arch: str, variant: str) -> dict:
+    """The spectrogram settings ``arch`` was trained with on ``variant``: ``SPECTROGRAM`` for
+    every model the wheel holds."""
     check_choice("pretrained arch", arch, ARCHS)
     check_choice("pretrained variant", variant, VARIANTS)
-    return f"{variant.upper()}_{arch}"
+    return SPECTROGRAM
 
 
 def build(arch: str, n_tags: int = 50) -> Musicnn | VGG:

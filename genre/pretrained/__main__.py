@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from genre.errors import user_errors
-from genre.model.musicnn import ARCHS, VARIANTS
+from genre.pretrained.names import ARCHS, VARIANTS
 from genre.pretrained.weights import WHEEL_SHA256, converted_path, fetch, load_pretrained
 
 

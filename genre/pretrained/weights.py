@@ -27,8 +27,8 @@ import torch
 from safetensors.torch import load as load_safetensors
 
 from genre.errors import GenreError, first_line
-from genre.model.musicnn import build, model_name
 from genre.pretrained.convert import convert_checkpoint
+from genre.pretrained.names import model_name
 from genre.pretrained.tf_checkpoint import CheckpointError, read_checkpoint
 
 WHEEL = "musicnn-0.1.0-py3-none-any.whl"
@@ -118,14 +118,6 @@ def load_pretrained(arch: str, variant: str) -> tuple[dict[str, torch.Tensor], s
         tmp.write_bytes(data)
         os.replace(tmp, converted)
     return load_safetensors(data), expected
-
-
-def pretrained_model(arch: str, variant: str) -> tuple[torch.nn.Module, str]:
-    """The port with the original's weights, in eval mode, and the weights' sha256."""
-    state, digest = load_pretrained(arch, variant)
-    model = build(arch)
-    model.load_state_dict(state)
-    return model.eval(), digest
 
 
 def convert(name: str) -> bytes:

@@ -27,6 +27,7 @@ from genre.data.sources import (
 )
 from genre.data.tables import read_table
 from genre.errors import GenreError
+from genre.pretrained.names import MTT_TAGS
 
 ANNOTATIONS = "annotations_final.csv"
 CLIP_INFO = "clip_info_final.csv"
@@ -41,18 +42,11 @@ FOLDER_SPLIT = {
 }
 # Most specific first: a mapping file that has several of these columns is keyed by the first.
 MAP_KEYS = ("mp3_path", "clip_id", "album", "artist")
-# The top-50 tags of Won et al. (2020), most frequent first: split/mtat/top50_tags.txt of
-# github.com/minzwon/sota-music-tagging-models (written there in camelCase, "noVocals"; here as
+# The published top-50 tags (Won et al. 2020's split/mtat/top50_tags.txt, the same set as the
+# tags musicnn's MTT models predict, whose list is their one home here; named as
 # annotations_final.csv names them). data.top_tags=50 computes the list from the file and warns
 # where it differs, since scores over other tags do not compare with the published ones.
-PUBLISHED_TOP50 = (
-    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
-    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
-    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
-    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
-    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
-    "weird", "country", "female voice", "metal", "choral",
-)  # fmt: skip
+PUBLISHED_TOP50 = MTT_TAGS
 
 
 @adapter("mtat")
