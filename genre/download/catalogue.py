@@ -13,7 +13,6 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from genre.download.transfer import Remote
 from genre.errors import GenreError
@@ -106,9 +105,7 @@ def _jamendo(options: Options) -> list[Remote]:
         for split in ("train", "validation", "test")
     ]
     # No checksums are published for the metadata; the manifest check reads every line of it.
-    remotes = [
-        Remote(Path(path).name, ((path, f"{JAMENDO_DATA}/{path}"),), None) for path in metadata
-    ]
+    remotes = [Remote(path, ((path, f"{JAMENDO_DATA}/{path}"),), None) for path in metadata]
     sums = jamendo_tar_sums()
     for shard in range(options.parts):
         name = f"raw_30s_audio-low-{shard:02d}.tar"
