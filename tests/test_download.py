@@ -98,7 +98,7 @@ DATASETS = [
      "5 clips (train 3, val 1, test 1), 2 left out"),
     ("mtat", [], mtat_files, BACH, "7 clips (train 4, val 1, test 2), 2 left out"),
     ("mtg_jamendo", ["--parts", "2"], mtg_jamendo_files, "01/1301.low.mp3",
-     "4 clips (train 1, val 1, test 2), 4 left out"),
+     "7 clips (train 2, val 2, test 3), 4 left out"),
 ]  # fmt: skip
 
 
