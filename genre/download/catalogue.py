@@ -142,7 +142,7 @@ DATASETS = {
         Dataset(
             "ballroom",
             "Ballroom: 698 excerpts of 30 s, 8 dance styles",
-            "about 1.5 GB download, 3 GB while unpacking",
+            "about 2 GB download (an estimate: 698 x 30 s of WAV), 4 GB while unpacking",
             "CC BY-NC-SA 4.0 (as mirdata 1.0 records it); cite Gouyon et al., IEEE TASLP 14(5), "
             "2006",
             "mtg.upf.edu/ismir2004/contest/tempoContest; URL and md5 from mirdata 1.0 "
@@ -176,8 +176,8 @@ DATASETS = {
             "mtg_jamendo",
             "MTG-Jamendo autotagging_genre: 30 s low-quality mp3 with 87 genre tags, split-0 "
             "(--parts N: the first N of its 100 audio archives)",
-            "about 1.5 GB per audio archive, about 152 GB for all 100; twice one archive extra "
-            "while unpacking",
+            "about 1.5 GB per audio archive, about 156 GB for all 100; one archive more while "
+            "unpacking",
             "metadata CC BY-NC-SA 4.0, audio under each artist's Creative Commons licence; cite "
             "Bogdanov et al., ICML ML4MD workshop 2019",
             "github.com/MTG/mtg-jamendo-dataset (sha256 of each audio archive from its "
