@@ -123,6 +123,17 @@ class FmaDataConfig(DataConfig):
 
 
 @dataclass
+class MtgJamendoDataConfig(DataConfig):
+    split: int = 0  # which of the five official splits (splits/split-<k>/)
+    audio: str = "low"  # low: NN/<id>.low.mp3 (what genre.download fetches) | full: NN/<id>.mp3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range("data.split", self.split, 0, 4)
+        check_choice("data.audio", self.audio, ("low", "full"))
+
+
+@dataclass
 class SynthDataConfig(DataConfig):
     clips_per_genre: int = 40
     difficulty: float = 0.3  # 0 = well separated genres, 1 = heavy overlap
@@ -359,6 +370,8 @@ DATA_SCHEMAS = {
     "mtat": MtatDataConfig,
     "fma": FmaDataConfig,
     "synth": SynthDataConfig,
+    "ballroom": DataConfig,
+    "mtg_jamendo": MtgJamendoDataConfig,
 }
 MODEL_SCHEMAS = {
     "cnn3": CNN3Config,

@@ -17,11 +17,11 @@ from genre.data.sources.mtat import PUBLISHED_TOP50
 TEXT_NOT_AUDIO = b"<html>404 Not Found</html>\n"
 
 
-def write_tone(path: Path, sample_rate: int, seconds: float = 0.5) -> Path:
+def write_tone(path: Path, sample_rate: int, seconds: float = 0.5, freq: float = 440.0) -> Path:
     """A real, decodable sine tone in the format named by the suffix (wav, au, mp3)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(sample_rate * seconds)) / sample_rate
-    sf.write(path, 0.3 * np.sin(2 * np.pi * 440.0 * t), sample_rate)
+    sf.write(path, 0.3 * np.sin(2 * np.pi * freq * t), sample_rate)
     return path
 
 
@@ -268,3 +268,92 @@ def write_tracks_csv(path: Path) -> None:
     index = pd.Index([t[0] for t in FMA_TRACKS], name="track_id")
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, index=index, columns=columns).to_csv(path)
+
+
+# --- Ballroom ----------------------------------------------------------------------------------
+
+# The folders of BallroomData/ (the three Rumba folders are one style) with one real file name each.
+BALLROOM_FILES = {
+    "ChaChaCha": "Albums-Cafe_Paradiso-05.wav",
+    "Jive": "Albums-Commitment-08.wav",
+    "Quickstep": "Albums-AnaBelen_Veneo-01.wav",
+    "Rumba-American": "Albums-Ballroom_Magic-04.wav",
+    "Rumba-International": "Albums-Ballroom_Classics4-09.wav",
+    "Rumba-Misc": "Media-103402.wav",
+    "Samba": "Albums-Fire-08.wav",
+    "Tango": "Albums-Ballroom_Classics4-02.wav",
+    "VienneseWaltz": "Albums-Ballroom_Classics4-06.wav",
+    "Waltz": "Albums-Step_By_Step-12.wav",
+}
+
+
+def ballroom_replica(base: Path, clips: int = 3, seconds: float = 0.5) -> Path:
+    """``base/BallroomData/<Style>/`` with ``clips`` real WAV files per folder (the real name
+    first, each a tone of its own), the ``allBallroomFiles`` list beside them, and one empty file
+    in Samba."""
+    data = base / "BallroomData"
+    names = []
+    for f, (folder, name) in enumerate(BALLROOM_FILES.items()):
+        for i in range(clips):
+            file = name if i == 0 else name.replace(".wav", f"-{i}.wav")
+            write_tone(data / folder / file, 11025, seconds, freq=200.0 + 60 * f + 20 * i)
+            names.append(f"./{folder}/{file}")
+    write_bytes(data / "Samba" / "Media-empty.wav", b"")
+    (data / "allBallroomFiles").write_text("\n".join(names) + "\n")
+    return base
+
+
+# --- MTG-Jamendo -------------------------------------------------------------------------------
+
+JAMENDO_HEADER = ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION", "TAGS"]
+# track id, artist id, path (as the tsv writes it), genre tags, split, what is on disk
+JAMENDO_TRACKS = [
+    (214, 14, "14/214.mp3", ["punkrock"], "train", "audio"),
+    (215, 14, "15/215.mp3", ["rock", "pop"], "train", "audio"),
+    (1000, 20, "00/1000.mp3", ["electronic"], "train", "audio"),
+    (1001, 26, "00/1001.mp3", ["rock"], "train", "audio"),
+    (1100, 21, "00/1100.mp3", ["rock"], "validation", "audio"),
+    (1101, 27, "00/1101.mp3", ["electronic"], "validation", "audio"),
+    (1200, 22, "01/1200.mp3", ["electronic", "rock"], "test", "audio"),
+    (1301, 23, "01/1301.mp3", ["rock"], "test", "audio"),
+    (1302, 28, "01/1302.mp3", ["electronic"], "test", "audio"),
+    (1401, 24, "01/1401.mp3", ["pop"], "train", "empty"),
+    (1501, 25, "01/1501.mp3", ["pop"], None, "audio"),
+]
+
+
+def jamendo_row(track_id: int, artist: int, path: str, genres: list[str]) -> list[str]:
+    return [
+        f"track_{track_id:07d}",
+        f"artist_{artist:06d}",
+        f"album_{artist:06d}",
+        path,
+        "204.5",
+        *(f"genre---{genre}" for genre in genres),
+    ]
+
+
+def mtg_jamendo_replica(root: Path) -> Path:
+    """An MTG-Jamendo root: autotagging_genre.tsv (one field per tag), split-0's three lists and
+    the low-quality audio of folders 00 and 01 only (tracks 214 and 215 sit in archives not
+    downloaded); 1200 has two genre tags, 1401 is an empty file, 1501 is in no split."""
+    rows = [jamendo_row(t, a, p, g) for t, a, p, g, _, _ in JAMENDO_TRACKS]
+    _write_tsv(root / "autotagging_genre.tsv", rows)
+    for split in ("train", "validation", "test"):
+        chosen = [jamendo_row(t, a, p, g) for t, a, p, g, s, _ in JAMENDO_TRACKS if s == split]
+        _write_tsv(root / "splits" / "split-0" / f"autotagging_genre-{split}.tsv", chosen)
+    for i, (_, _, path, _, _, kind) in enumerate(JAMENDO_TRACKS):
+        if path[:2] not in ("00", "01"):
+            continue
+        audio = root / path.replace(".mp3", ".low.mp3")
+        if kind == "audio":
+            write_tone(audio, 44100, 0.5, freq=300.0 + 100 * i)
+        else:
+            write_bytes(audio, b"")
+    return root
+
+
+def _write_tsv(path: Path, rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(JAMENDO_HEADER)] + ["\t".join(row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")

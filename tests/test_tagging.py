@@ -326,8 +326,8 @@ def test_tagging_a_source_without_tags_is_one_sentence(
 ) -> None:
     folder = ["task=tagging", "data=folder", f"data.root={tiny_folder}"]
     assert bad_run(folder, tmp_path, monkeypatch, capsys) == (
-        "genre: task=tagging needs tags, and data=folder has none: use data=mtat, fma, synth or "
-        "a csv with a tags column, or task=genre."
+        "genre: task=tagging needs tags, and data=folder has none: use data=mtat, fma, "
+        "mtg_jamendo, synth or a csv with a tags column, or task=genre."
     )
     table = tmp_path / "genres.csv"
     table.write_text("path,genre\na.wav,Jazz\n")

@@ -88,8 +88,8 @@ def check_files(clips: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def no_tags(source: str) -> GenreError:
     """The error of ``task=tagging`` on a source whose clips have no tags."""
     return GenreError(
-        f"task=tagging needs tags, and data={source} has none: use data=mtat, fma, synth or a "
-        "csv with a tags column, or task=genre."
+        f"task=tagging needs tags, and data={source} has none: use data=mtat, fma, mtg_jamendo, "
+        "synth or a csv with a tags column, or task=genre."
     )
 
 
@@ -115,7 +115,16 @@ def read_manifest(data: DictConfig, tagging: bool = False) -> Manifest:
     """Dispatch on ``data.source`` to the layout's adapter; ``tagging``: with each clip's tags."""
     # Imported for their registration side effect, here so that the registry is complete
     # whichever module is imported first.
-    from genre.data.sources import csv, fma, folder, gtzan, mtat, synth  # noqa: F401
+    from genre.data.sources import (  # noqa: F401
+        ballroom,
+        csv,
+        fma,
+        folder,
+        gtzan,
+        mtat,
+        mtg_jamendo,
+        synth,
+    )
 
     if data.source not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))
