@@ -81,6 +81,11 @@ class DataConfig:
         check_range("data.min_seconds", self.min_seconds, 0.0, self.clip_seconds)
         check_range("data.chunk_seconds", self.chunk_seconds, 0.05, self.clip_seconds)
         if self.eval_crops != "all":
+            if not isinstance(self.eval_crops, int) or isinstance(self.eval_crops, bool):
+                raise GenreError(
+                    f"data.eval_crops={self.eval_crops} is neither a number of crops nor all: "
+                    "use 1 to 1000, or all (the windows that cover each clip)."
+                )
             check_range("data.eval_crops", self.eval_crops, 1, 1000)
         if self.hop_seconds is not None:
             check_range("data.hop_seconds", self.hop_seconds, 0.01, self.chunk_seconds)

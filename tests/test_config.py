@@ -19,6 +19,10 @@ CASES = [
     (["data.chunk_seconds=0"], "data.chunk_seconds=0"),
     (["data.chunk_seconds=40"], "data.chunk_seconds=40"),  # longer than clip_seconds
     (["data.eval_crops=0"], "data.eval_crops=0"),
+    (["data.eval_crops=every"], "data.eval_crops"),
+    (["data.hop_seconds=0"], "data.hop_seconds=0"),
+    (["data.hop_seconds=4"], "data.hop_seconds=4"),  # longer than a crop: windows would skip
+    (["embed.batch_size=0"], "embed.batch_size=0"),
     (["data.val_fraction=1.5"], "data.val_fraction=1.5"),
     (["data.test_fraction=0.9"], "data.test_fraction=0.9"),  # with val_fraction 0.15
     (["data.balance=oversample"], "data.balance"),
@@ -66,6 +70,10 @@ CASES = [
     (["model=musicnn", "model.variant=fma"], "model.variant"),
     (["model=musicnn", "model.freeze=some"], "model.freeze"),
     (["model=musicnn", "model.embedding=pool"], "model.embedding"),
+    (["model=musicnn", "model.embedding=max_pool+logits"], "Unknown model.embedding 'logits'"),
+    (["model=musicnn", "model.variant=msd+msd"], "model.variant=msd+msd names a member twice"),
+    (["model=musicnn", "model.head_layers=0"], "model.head_layers=0"),
+    (["model=musicnn", "model.clip_pool=median"], "model.clip_pool"),
     (["model=musicnn", "model.head_hidden=-1"], "model.head_hidden=-1"),
     (["model=musicnn", "model.head_dropout=1.5"], "model.head_dropout=1.5"),
     (["model=musicnn", "model.pretrained_lr=-1"], "model.pretrained_lr=-1"),

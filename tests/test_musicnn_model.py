@@ -49,7 +49,7 @@ def test_frozen_body_stays_in_eval_mode_and_unchanged():
     cfg = config("model.freeze=all", "optim.lr=0.01")
     net = build_network(cfg, GENRES)
     module = build_module(cfg, net, None)
-    body = net.classifier.body
+    body = net.classifier.bodies[0]
     before = {k: v.clone() for k, v in body.state_dict().items()}
     net.train()
     assert not body.training and net.classifier.head.training
@@ -66,7 +66,7 @@ def test_frozen_body_stays_in_eval_mode_and_unchanged():
 def test_fine_tuning_learns_pretrained_layers_at_a_lower_rate():
     cfg = config("model.freeze=frontend", "model.pretrained_lr=0.1", "optim.lr=0.01")
     net = build_network(cfg, GENRES)
-    body = net.classifier.body
+    body = net.classifier.bodies[0]
     assert not any(p.requires_grad for p in body.timbral.parameters())
     assert all(p.requires_grad for p in body.midend.parameters())
     net.train()
@@ -90,7 +90,7 @@ def test_saved_network_names_frozen_weights_by_checksum(tmp_path):
     save_network(net, cfg, tmp_path / "frozen")
     # The head (and the spectrogram's filter bank), not the 0.8 M pretrained parameters.
     kept = load_file(tmp_path / "frozen" / WEIGHTS)
-    assert not [k for k in kept if k.startswith("classifier.body")]
+    assert not [k for k in kept if k.startswith("classifier.bodies")]
     assert {"classifier.head.1.weight", "classifier.head.1.bias"} <= set(kept)
     saved = OmegaConf.load(tmp_path / "frozen" / NETWORK)
     assert saved.pretrained_sha256 == net.classifier.weights_sha256
@@ -99,7 +99,7 @@ def test_saved_network_names_frozen_weights_by_checksum(tmp_path):
 
     tuned = build_network(config("model.freeze=none"), GENRES).eval()
     save_network(tuned, config("model.freeze=none"), tmp_path / "tuned")
-    assert "classifier.body.dense.weight" in load_file(tmp_path / "tuned" / WEIGHTS)
+    assert "classifier.bodies.0.dense.weight" in load_file(tmp_path / "tuned" / WEIGHTS)
 
     saved.pretrained_sha256 = "0" * 64
     OmegaConf.save(saved, tmp_path / "frozen" / NETWORK)

@@ -29,13 +29,14 @@ from genre.model.musicnn import (
     PATCH_FRAMES,
     SAMPLE_RATE,
     SPECTROGRAM,
-    TAGS,
     VGG,
     Musicnn,
     patches,
 )
 from genre.model.spectrogram import Spectrogram
+from genre.model.transfer import pretrained_body
 from genre.pretrained import weights
+from genre.pretrained.names import TAGS
 from genre.pretrained.tf_checkpoint import CheckpointError, crc32c, read_checkpoint
 
 REFERENCE = ROOT / "tests" / "data" / "musicnn_reference.npz"
@@ -183,7 +184,7 @@ def spectrograms(reference: dict[str, np.ndarray]) -> list[torch.Tensor]:
 def test_port_matches_original(
     wheel: Path, reference: dict, spectrograms: list[torch.Tensor], name: str
 ) -> None:
-    net, _ = weights.pretrained_model(*arch_variant(name))
+    net, _ = pretrained_body(*arch_variant(name))
     lengths = [
         int(k.split("/")[1]) for k in reference if k.startswith(f"{name}/") and "taggram" in k
     ]
