@@ -21,6 +21,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
+from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
@@ -32,7 +33,6 @@ from genre.errors import GenreError
 from genre.pruning import DistributedPruning, pruning_callback
 from genre.tracking import NoRun, Run, run_summary, tracked_run
 from genre.util import CONF_DIR
-from hydra_plugins.genre_optuna_sweeper.job import job_trial
 
 
 def compose_config(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:

@@ -38,7 +38,7 @@ def genre_train(cwd: Path, *args: str) -> tuple[list[str], str]:
 def test_a_sweep_prints_one_line_per_trial(tmp_path: Path) -> None:
     lines, stderr = genre_train(
         tmp_path, "-m", *TINY_DATA, "optim.lr=0.001,0.01,0.1", "hydra.sweeper.n_trials=3",
-        "hydra/sweeper/genre_sampler=grid", "hydra/sweeper/genre_pruner=none",
+        "hydra/sweeper/sampler=grid", "hydra/sweeper/pruner=none",
     )  # fmt: skip
     shown = "\n".join(lines) + stderr
     trials = [line for line in lines if re.match(r"trial \d+ · lr=\S+ · [\d.]+ · \S+ · \d/3", line)]
