@@ -17,7 +17,7 @@ import time
 from omegaconf import OmegaConf
 
 from genre.bench.common import Metric, RowResult, Target, Workspace, progress
-from genre.train import compose_config
+from genre.config import compose_config
 
 
 def demo_config(extra: list[str]):
