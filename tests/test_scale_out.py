@@ -17,6 +17,7 @@ import pytest
 import yaml
 from helpers import MlflowServer, free_port
 from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper.urls import split_password
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 from test_sweeper import (
@@ -30,8 +31,6 @@ from test_sweeper import (
     sweep_env,
     sweep_error,
 )
-
-from genre.util import split_password
 
 TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
 
