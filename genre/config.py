@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from genre.errors import GenreError, check_choice, check_members, check_range
 from genre.pretrained.names import ARCHS, LAYERS, VARIANTS
+from genre.util import CONF_DIR
 
 BIG = 1_000_000_000  # an upper bound for counts that have no natural one
 
@@ -538,3 +541,13 @@ def _check_cache_dir(folder: Path) -> None:
 
 
 register()
+
+
+def compose_config(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:
+    """The config ``python -m genre.train OVERRIDES`` would run, for the tools that are not Hydra
+    apps; a composition error (unknown key or option) becomes a GenreError."""
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose("config", overrides=overrides, return_hydra_config=return_hydra_config)
+    except HydraException as exc:
+        raise GenreError(str(exc)) from exc

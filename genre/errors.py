@@ -5,11 +5,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hydra_plugins.genre_optuna_sweeper.errors import SweeperError, first_line
 
-class GenreError(Exception):
+__all__ = [
+    "GenreError",
+    "check_choice",
+    "check_members",
+    "check_range",
+    "first_line",
+    "tracking_reason",
+]
+
+
+class GenreError(SweeperError):
     """A problem with the user's input or configuration that they can fix.
 
-    Entry points catch it, print its message on one line and exit with status 2.
+    Entry points catch it, print its message on one line and exit with status 2. A SweeperError,
+    so that the genre_optuna sweeper does the same for genre's code that runs inside a sweep (the
+    study's MLflow run).
     """
 
 
@@ -39,19 +52,6 @@ def check_members(name: str, value: object, choices: tuple[str, ...]) -> list[st
     if len(set(members)) != len(members):
         raise GenreError(f"{name}={value} names a member twice: name each once.")
     return members
-
-
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The gist of a library error, for a one-line message: an OS error buried in an HTTP
-    client's retry report ("[Errno 111] Connection refused") says more than the report."""
-    # SQLAlchemy prefixes the driver's exception class: "(psycopg.OperationalError) ...".
-    text = re.sub(r"^\([\w.]+\) ", "", str(exc).strip())
-    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno:
-        return errno.group(1).strip().rstrip(".").lower()
-    lines = text.splitlines()
-    line = lines[0].rstrip(".") if lines else type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def tracking_reason(exc: BaseException) -> str:

@@ -12,12 +12,11 @@ import sys
 
 import pandas as pd
 
-from genre.config import is_tagging, validate
+from genre.config import compose_config, is_tagging, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import reason_kind
 from genre.errors import user_errors
-from genre.train import compose_config
 
 
 def summary(data: GenreDataModule) -> str:

@@ -36,8 +36,8 @@ from genre.figures import (
 from genre.model.net import GenreNet
 from genre.model.spectrogram import Spectrogram
 from genre.saved_model import save_network
+from genre.study_run import RUN_ID_ATTR
 from genre.util import git_version, mlflow_fail_fast, ui_link, without_password
-from hydra_plugins.genre_optuna_sweeper.job import RUN_ID_ATTR
 
 if TYPE_CHECKING:
     from genre.data.datamodule import GenreDataModule

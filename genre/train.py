@@ -17,10 +17,9 @@ import hydra
 import lightning.pytorch as pl
 import optuna
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException
 from hydra.types import RunMode
+from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
@@ -34,17 +33,6 @@ from genre.errors import GenreError
 from genre.pruning import DistributedPruning, pruning_callback
 from genre.tracking import NoRun, Run, run_summary, tracked_run
 from genre.util import CONF_DIR, torch_threads
-from hydra_plugins.genre_optuna_sweeper.job import job_trial
-
-
-def compose_config(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:
-    """The config ``python -m genre.train OVERRIDES`` would run, for the tools that are not Hydra
-    apps; a composition error (unknown key or option) becomes a GenreError."""
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("config", overrides=overrides, return_hydra_config=return_hydra_config)
-    except HydraException as exc:
-        raise GenreError(str(exc)) from exc
 
 
 def train(

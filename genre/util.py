@@ -8,7 +8,18 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+
+from hydra_plugins.genre_optuna_sweeper.urls import without_password
+
+__all__ = [
+    "CONF_DIR",
+    "PROJECT_ROOT",
+    "git_version",
+    "mlflow_fail_fast",
+    "restored_environment",
+    "ui_link",
+    "without_password",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -63,23 +74,6 @@ def git_version() -> dict[str, str | bool | None]:
 
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
-
-
-def split_password(url: str) -> tuple[str, str | None]:
-    """``url`` without its password (``postgresql://genre@db/optuna``), and the password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url, None
-    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
-    return parts._replace(netloc=netloc).geturl(), unquote(parts.password)
-
-
-def without_password(url: str) -> str:
-    """``url`` fit to show or to log: a password in it replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:

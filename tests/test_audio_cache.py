@@ -136,26 +136,33 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tiny_folder, tmp_p
     import sys
     import time
 
-    script = (
-        "import sys; from omegaconf import OmegaConf; from genre.data.sources import read_manifest;"
+    midway = tmp_path / "midway"
+    build = (
+        "from omegaconf import OmegaConf; from genre.data.sources import read_manifest;"
         "from genre.data.cache import AudioSpec, load_or_build;"
         f"m = read_manifest(OmegaConf.create({{'source': 'folder', 'root': '{tiny_folder}'}}));"
-        "m.clips = m.clips.loc[m.clips.index.repeat(100)].reset_index(drop=True);"
-        "m.clips['clip_id'] = m.clips.index.astype(str);"
         f"load_or_build(m, AudioSpec(16000, 0.5, 0.1), {str(tmp_path / 'c')!r}, workers=1)"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not list((tmp_path / "c").glob("*.partial-*")) and time.time() < deadline:
+    # The first run stops at a known point: its first clip decoded into the partial cache, the
+    # others not yet. It says so with a file, and waits there to be killed.
+    hang = (
+        "import pathlib, threading; import genre.data.cache as cache; decode = cache._decode_into\n"
+        "def decode_and_hang(job):\n"
+        f"    decode(job); pathlib.Path({str(midway)!r}).touch(); threading.Event().wait()\n"
+        "cache._decode_into = decode_and_hang\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", hang + build], cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not midway.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)
+    assert midway.exists(), "the build never reached its first decoded clip"
     proc.kill()
     proc.wait()
     folders = list((tmp_path / "c").iterdir())
     assert folders and all(".partial-" in f.name for f in folders)
     assert not any((f / "meta.json").exists() for f in folders)
 
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", build], cwd=ROOT, check=True, capture_output=True)
     assert not list((tmp_path / "c").glob("*.partial-*"))  # the abandoned build is cleaned up
     assert len(list((tmp_path / "c").glob("*/meta.json"))) == 1
 

@@ -35,10 +35,11 @@ def genre_train(cwd: Path, *args: str) -> tuple[list[str], str]:
     return [line for line in done.stdout.splitlines() if line.strip()], done.stderr
 
 
+@pytest.mark.slow
 def test_a_sweep_prints_one_line_per_trial(tmp_path: Path) -> None:
     lines, stderr = genre_train(
         tmp_path, "-m", *TINY_DATA, "optim.lr=0.001,0.01,0.1", "hydra.sweeper.n_trials=3",
-        "hydra/sweeper/genre_sampler=grid", "hydra/sweeper/genre_pruner=none",
+        "hydra/sweeper/sampler=grid", "hydra/sweeper/pruner=none",
     )  # fmt: skip
     shown = "\n".join(lines) + stderr
     trials = [line for line in lines if re.match(r"trial \d+ · lr=\S+ · [\d.]+ · \S+ · \d/3", line)]
@@ -56,6 +57,7 @@ def test_a_sweep_prints_one_line_per_trial(tmp_path: Path) -> None:
     assert all("GPU available" in log.read_text() for log in logs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
 def test_a_single_run_ends_with_its_summary(tmp_path: Path, verbose: bool) -> None:
     lines, stderr = genre_train(tmp_path, *TINY_DATA, f"hydra.verbose={str(verbose).lower()}")

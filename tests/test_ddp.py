@@ -148,8 +148,8 @@ def test_other_ranks_get_the_job_without_the_storage_password(tmp_path):
     import json
     import os
 
+    from genre.config import compose_config
     from genre.ddp import DDP_JOB_ENV, ddp_job
-    from genre.train import compose_config
 
     cfg = compose_config(["optuna.storage=postgresql://genre:s3cret@db.example/optuna"])
     with ddp_job(cfg, tmp_path):

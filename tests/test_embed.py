@@ -15,6 +15,7 @@ from helpers import TINY_RUN, exit_2_in_process, run_module
 from torch.utils.data import DataLoader
 
 from genre.build import build_network
+from genre.config import compose_config
 from genre.data.datamodule import GenreDataModule
 from genre.data.windows import collate_windows, window_starts
 from genre.embed import cache as embed_cache
@@ -22,7 +23,6 @@ from genre.embed.plan import plan
 from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
 from genre.model import transfer
-from genre.train import compose_config
 from genre.tracking import INPUT_TAG
 
 

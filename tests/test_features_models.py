@@ -96,7 +96,7 @@ def test_models_give_logits_for_any_spectrogram_size(model, shape):
 
 def test_configs_logged_before_the_move_still_build():
     from genre.build import build_network
-    from genre.train import compose_config
+    from genre.config import compose_config
 
     cfg = compose_config(["model=cnn3"])
     cfg.model._target_ = "genre.models.CNN3"  # as runs of earlier versions logged it

@@ -15,12 +15,11 @@ import optuna
 import pytest
 import test_sweeper
 from helpers import TINY_RUN
+from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 from mlflow.entities import Run
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from test_sweeper import load_trials, parents, run_sweep, runs_of, states, sweep_env
-
-from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
 
 # The fixtures, shared: an empty migrated MLflow store, and a directory holding a copy of it.
 mlflow_db = test_sweeper.mlflow_db
@@ -179,7 +178,7 @@ def test_a_batch_whose_job_process_dies_runs_again(workdir: Path) -> None:
         workdir,
         "x=interval(0, 1)",
         "kind=crash",
-        "hydra/sweeper/genre_sampler=random",
+        "hydra/sweeper/sampler=random",
         "hydra.sweeper.n_trials=2",
         "hydra.launcher.n_jobs=2",
         "epochs=2",
@@ -221,8 +220,8 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     overrides = [
         *("data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"),
         "trainer.max_epochs=1,2",
-        "hydra/sweeper/genre_sampler=random",
-        "hydra/sweeper/genre_pruner=median",
+        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=1",
         "hydra.sweeper.pruner.n_warmup_steps=1",
         "hydra.sweeper.study_name=e2e_joblib",

@@ -48,7 +48,7 @@ def served(
             f"mlflow.tracking_uri={url}",
             f"mlflow.experiment={EXPERIMENT}",
             "optim.lr=0.001,0.01",
-            "hydra/sweeper/genre_sampler=grid",
+            "hydra/sweeper/sampler=grid",
             "hydra.sweeper.n_trials=2",
             f"hydra.sweep.dir={root / 'multirun'}",
             cwd=root,

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import soundfile as sf
 import torch
-from helpers import SHARED, TINY_RUN, run_module
+from helpers import TINY_RUN, run_module
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from genre.build import build_module, build_network
+from genre.config import compose_config
 from genre.errors import GenreError
 from genre.model.spectrogram import Spectrogram
 from genre.saved_model import NETWORK, WEIGHTS, load_network, save_network
-from genre.train import compose_config
 
 GENRES = ["a", "b", "c"]
 RATE = 16000
@@ -126,7 +127,10 @@ def test_train_predict_and_reproduce_a_musicnn_run(tiny_folder, tmp_path):
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("genre").experiment_id])
     assert run.data.params["model.freeze"] == "all"
-    recording = SHARED / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
+    # A recording the run never saw, in another format: one of the folder's clips as Ogg Vorbis.
+    clip, rate = sf.read(next(tiny_folder.rglob("*.wav")))
+    recording = tmp_path / "recording.ogg"
+    sf.write(recording, clip, rate, format="OGG")
     predicted = run_module(
         "genre.predict", str(recording), "--run", run.info.run_id, "--tracking-uri", uri,
         cwd=tmp_path,

@@ -10,7 +10,7 @@ import mlflow
 import pytest
 from helpers import run_module, write_genre_folder
 
-from genre.train import compose_config
+from genre.config import compose_config
 
 
 @pytest.mark.parametrize("source", ["csv", "folder", "gtzan", "fma", "synth"])

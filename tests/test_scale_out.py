@@ -16,6 +16,8 @@ import optuna
 import pytest
 import yaml
 from helpers import MlflowServer, free_port
+from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
+from hydra_plugins.genre_optuna_sweeper.urls import split_password
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 from test_sweeper import (
@@ -30,10 +32,7 @@ from test_sweeper import (
     sweep_error,
 )
 
-from genre.util import split_password
-from hydra_plugins.genre_optuna_sweeper._storage import normalize_storage, open_storage
-
-TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/genre_pruner=none")
+TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
 
 
 def start_worker(cwd: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -1,6 +1,7 @@
-"""The genre_optuna sweeper: search-space parsing, and real sweeps of the toy Hydra app in
-tests/sweeper_app run as subprocesses against SQLite and journal storages (many workers on
-PostgreSQL are in test_scale_out.py)."""
+"""The genre_optuna sweeper with genre's MLflow tracker (genre/study_run.py): real sweeps of the
+toy Hydra app in tests/sweeper_app run as subprocesses against SQLite and journal storages (many
+workers on PostgreSQL are in test_scale_out.py). The sweeper's own tests are in
+plugins/hydra-genre-optuna-sweeper/tests."""
 
 from __future__ import annotations
 
@@ -15,122 +16,13 @@ from pathlib import Path
 import optuna
 import pytest
 from helpers import ROOT, TINY_RUN
+from hydra_plugins.genre_optuna_sweeper._storage import Heartbeat, normalize_storage, open_storage
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError
-from genre.util import without_password
-from hydra_plugins.genre_optuna_sweeper._search_space import format_value, parse_search_space
-from hydra_plugins.genre_optuna_sweeper._storage import Heartbeat, normalize_storage, open_storage
-from hydra_plugins.genre_optuna_sweeper.job import job_trial
-
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
-
-
-# --- search space -------------------------------------------------------------------------
-
-
-def test_published_example_space_parses_to_optuna_distributions() -> None:
-    space = parse_search_space(
-        {
-            "x": "range(-5.5, 5.5, step=0.5)",
-            "y": "choice(-5, 0, 5)",
-            "z": "tag(log, interval(0.001, 1))",
-            "n": "int(interval(1, 10))",
-            "w": "tag(log, int(interval(1, 100)))",
-            "u": "interval(0, 1)",
-            "r": "range(1, 4)",
-            "kind": "mel,stft",
-            "f_max": "4000,8000,null",
-            "seed": 3,
-        },
-        [],
-    )
-    assert space.distributions == {
-        "x": FloatDistribution(-5.5, 5.5, step=0.5),
-        "y": CategoricalDistribution([-5, 0, 5]),
-        "z": FloatDistribution(0.001, 1.0, log=True),
-        "n": IntDistribution(1, 10),
-        "w": IntDistribution(1, 100, log=True),
-        "u": FloatDistribution(0.0, 1.0),
-        "r": IntDistribution(1, 4),
-        "kind": CategoricalDistribution(["mel", "stft"]),
-        "f_max": CategoricalDistribution([4000, 8000, None]),
-    }
-    assert space.fixed == {"seed": "seed=3"}
-
-
-def test_command_line_overrides_win_and_fixed_ones_pass_through() -> None:
-    space = parse_search_space({"y": "choice(1, 2)", "f": None}, ["y=3,4", "~old", "+new=x y"])
-    assert space.distributions == {"y": CategoricalDistribution([3, 4])}
-    assert space.overrides({"y": 4}) == ["y=4", "f=null", "~old", "+new=x y"]
-
-
-def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
-    space = parse_search_space(
-        {
-            "x": "range(0, 1, step=0.25)",
-            "k": "a,null",
-            "n": "range(1, 3)",
-            "m": "range(-1.0, 1.0, step=1)",
-        },
-        [],
-    )
-    # As in the published plugin (and Hydra's own range), the grid stops before range's end;
-    # the other samplers draw from Optuna's distribution, which includes it.
-    assert space.grid() == {
-        "x": [0.0, 0.25, 0.5, 0.75],
-        "k": ["a", None],
-        "n": [1, 2],
-        "m": [-1.0, 0.0],
-    }
-    with pytest.raises(GenreError, match="continuous"):
-        parse_search_space({"lr": "tag(log, interval(0.001, 1))"}, []).grid()
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        None,
-        True,
-        512,
-        0.001,
-        "mel",
-        "null",
-        "512",
-        "true",
-        "a b",
-        "it's",
-        "x:y",
-        "sqlite:////tmp/optuna.db",
-        "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable",
-    ],
-)
-def test_values_round_trip_through_hydra_overrides(value: object) -> None:
-    space = parse_search_space({}, [f"key={format_value(value)}"])
-    parsed = parse_search_space({}, [f"key={format_value(value)},other"])
-    assert space.fixed["key"] == f"key={format_value(value)}"
-    assert parsed.distributions["key"].choices[0] == value  # type: ignore[attr-defined]
-    assert type(parsed.distributions["key"].choices[0]) is type(value)  # type: ignore[attr-defined]
-
-
-def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) -> None:
-    assert normalize_storage(None, tmp_path) is None  # in memory
-    assert normalize_storage("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path}/a/b.db"
-    assert normalize_storage("runs.log", tmp_path) == f"journal:{tmp_path}/runs.log"
-    assert normalize_storage("journal:/srv/j", tmp_path) == "journal:/srv/j"
-    url = normalize_storage("postgresql+psycopg2://me:secret@db:5432/optuna", tmp_path)
-    assert url == "postgresql+psycopg2://me:secret@db:5432/optuna"
-    assert "secret" not in without_password(url)
-    with pytest.raises(GenreError, match="in-memory"):
-        normalize_storage("sqlite://", tmp_path)
-
-
-def test_a_single_run_has_no_trial() -> None:
-    with job_trial() as trial:
-        assert trial is None
 
 
 # --- sweeps of the toy app ----------------------------------------------------------------
@@ -141,8 +33,10 @@ def sweep_command(*overrides: str) -> list[str]:
 
 
 def sweep_env() -> dict[str, str]:
-    # The project need not be pip-installed: Hydra finds hydra_plugins/ on PYTHONPATH too.
-    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    # Neither genre nor its sweeper need be pip-installed: Hydra finds hydra_plugins/ on
+    # PYTHONPATH too.
+    paths = [str(ROOT), str(ROOT / "plugins" / "hydra-genre-optuna-sweeper")]
+    paths += filter(None, [os.environ.get("PYTHONPATH")])
     # MLflow's usage telemetry waits seconds at exit for a server that a sandbox cannot reach.
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -226,7 +120,7 @@ def test_a_resumed_seeded_sampler_asks_new_parameters(workdir: Path) -> None:
     """A seeded sampler starts its random numbers afresh in each process: resumed, it must not
     ask the study's first parameters again (it is seeded by the trials so far)."""
     seeded = (
-        "x=interval(0, 1)", "kind=a,b", "hydra/sweeper/genre_sampler=random",
+        "x=interval(0, 1)", "kind=a,b", "hydra/sweeper/sampler=random",
         "hydra.sweeper.sampler.seed=7", "hydra.sweeper.study_name=seeded",
     )  # fmt: skip
     run_sweep(workdir, *seeded, "hydra.sweeper.n_trials=3")
@@ -309,7 +203,7 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
         workdir,
         "x=interval(0, 1)",
         "kind=a,b",
-        "hydra/sweeper/genre_sampler=random",
+        "hydra/sweeper/sampler=random",
         "hydra.sweeper.study_name=stale",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.heartbeat_interval=1",
@@ -338,7 +232,7 @@ def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> N
     tiny = ["data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"]
     sweep = [
         "features=mel,stft",
-        "hydra/sweeper/genre_sampler=grid",
+        "hydra/sweeper/sampler=grid",
         "hydra.sweeper.study_name=e2e",
         "mlflow.experiment=e2e",
     ]

@@ -187,8 +187,8 @@ def test_a_bad_config_combination_stops_before_any_run(tiny_folder, tmp_path):
 def test_a_runs_record_masks_the_study_storage_password() -> None:
     from omegaconf import OmegaConf
 
+    from genre.config import compose_config
     from genre.tracking import flat_params, logged_config
-    from genre.train import compose_config
 
     url = "postgresql://genre:s3cret@db-host:5432/optuna"
     cfg = compose_config([f"optuna.storage={url}", "optuna.trial_id=7"])

@@ -15,10 +15,10 @@ from lightning.pytorch.callbacks import EMAWeightAveraging
 from torch import nn
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
+from genre.config import compose_config
 from genre.data.datamodule import GenreDataModule
 from genre.errors import GenreError
 from genre.model.augment import Mixup, WaveAugment
-from genre.train import compose_config
 
 RATE = 16000
 

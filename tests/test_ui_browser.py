@@ -60,7 +60,7 @@ WAIT = 120  # seconds for a page to show what it should: MLflow's React app is s
 EXPERIMENT = "ui"
 SWEEP = (
     "data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3",
-    "trainer.max_epochs=2", "optim.lr=0.001,0.01", "hydra/sweeper/genre_sampler=grid",
+    "trainer.max_epochs=2", "optim.lr=0.001,0.01", "hydra/sweeper/sampler=grid",
     "hydra.sweeper.n_trials=2", f"mlflow.experiment={EXPERIMENT}",
 )  # fmt: skip
 TRIAL_FIGURES = ("confusion_matrix.png", "inputs.png", "learning_curves.png")

@@ -243,7 +243,7 @@ class Workspace:
     @property
     def cfg(self) -> DictConfig:
         if self._cfg is None:
-            from genre.train import compose_config
+            from genre.config import compose_config
 
             self._cfg = compose_config(self.overrides())
         return self._cfg

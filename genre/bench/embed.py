@@ -17,7 +17,8 @@ TARGET_SPEEDUP = 20.0
 
 
 def run(ws: Workspace) -> RowResult:
-    from genre.train import compose_config, train
+    from genre.config import compose_config
+    from genre.train import train
 
     data = shlex.split(ws.settings.data) if ws.settings.data else ws.overrides()
     store = f"sqlite:///{ws.root / 'embed-bench.db'}"

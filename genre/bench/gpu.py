@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from genre.bench.common import Metric, RowResult, Workspace, best, median
 from genre.build import build_network, build_optimizer
-from genre.train import compose_config
+from genre.config import compose_config
 
 MODELS = ("cnn3", "resnet")
 

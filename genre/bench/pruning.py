@@ -17,7 +17,7 @@ import time
 from omegaconf import OmegaConf
 
 from genre.bench.common import Metric, RowResult, Target, Workspace, progress
-from genre.train import compose_config
+from genre.config import compose_config
 
 
 def demo_config(extra: list[str]):
@@ -25,16 +25,16 @@ def demo_config(extra: list[str]):
 
 
 def no_pruning_overrides(n_trials: int) -> tuple[list[str], str]:
-    """The overrides that switch the demo's pruner off, and how. ``hydra/sweeper/genre_pruner=none``
+    """The overrides that switch the demo's pruner off, and how. ``hydra/sweeper/pruner=none``
     where the demo's config allows it; otherwise the median pruner with ``n_startup_trials`` equal
     to the trial count, which never prunes (it waits for that many finished trials)."""
     try:
-        demo_config(["hydra/sweeper/genre_pruner=none"])
-        return ["hydra/sweeper/genre_pruner=none"], "hydra/sweeper/genre_pruner=none"
+        demo_config(["hydra/sweeper/pruner=none"])
+        return ["hydra/sweeper/pruner=none"], "hydra/sweeper/pruner=none"
     except Exception as exc:  # Hydra's composition error: the demo sets median-only keys
         how = (
             f"hydra.sweeper.pruner.n_startup_trials={n_trials} (a median pruner that never "
-            f"prunes), because hydra/sweeper/genre_pruner=none fails with sweeps=demo: "
+            f"prunes), because hydra/sweeper/pruner=none fails with sweeps=demo: "
             f"{str(exc).splitlines()[-3:]}"
         )
         return [f"hydra.sweeper.pruner.n_startup_trials={n_trials}"], how

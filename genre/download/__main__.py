@@ -77,8 +77,8 @@ def check(dataset: Dataset, root: Path, options: Options) -> str:
     """``genre.prepare``'s first step, the source adapter's manifest, on what was downloaded; the
     line that reads it."""
     # Imported here: composing the config loads the training stack, which --list does not need.
+    from genre.config import compose_config
     from genre.data.sources import read_manifest
-    from genre.train import compose_config
 
     overrides = [*dataset.overrides(options), f"data.root={root}"]
     cfg = compose_config(overrides)

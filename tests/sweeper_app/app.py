@@ -3,8 +3,8 @@
 Its "training" climbs towards a score over `epochs` steps, reporting each step to Optuna so that
 the pruner can stop it; `kind=boom` raises and `kind=diverge` returns NaN, to exercise failures,
 and `kind=crash` kills its own process unless its trial is the retry of a failed one.
-Every run logs an MLflow child run under the sweeper's parent (named in the job's environment),
-as `genre.train` does, and leaves
+Every run logs an MLflow child run under the study's parent run (genre's tracker of the sweeper,
+named in the job's environment), as `genre.train` does, and leaves
 on its trial which process ran it, when, and under which thread limit, to check parallel launchers.
 """
 
@@ -16,9 +16,10 @@ import time
 import hydra
 import mlflow
 import optuna
+from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig
 
-from hydra_plugins.genre_optuna_sweeper.job import PARENT_RUN_ENV, RUN_ID_ATTR, job_trial
+from genre.study_run import PARENT_RUN_ENV, RUN_ID_ATTR
 
 
 def score(cfg: DictConfig) -> float:

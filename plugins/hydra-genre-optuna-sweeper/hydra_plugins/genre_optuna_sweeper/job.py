@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ._errors import SweeperError
+
 if TYPE_CHECKING:
     import optuna
 
@@ -44,10 +46,6 @@ TRIAL_ID_ENV = "GENRE_OPTUNA_TRIAL_ID"
 TRIAL_NUMBER_ENV = "GENRE_OPTUNA_TRIAL_NUMBER"
 """The trial's number in the study, e.g. to name the job's folder
 (`hydra.sweep.subdir: trial-${hydra.job.env_set.GENRE_OPTUNA_TRIAL_NUMBER}`)."""
-PARENT_RUN_ENV = "GENRE_MLFLOW_PARENT_RUN_ID"
-"""The study's MLflow parent run, when the task config has `mlflow.tracking_uri`."""
-RUN_ID_ATTR = "mlflow_run_id"
-"""Trial user attr where a job may leave its MLflow run id, for the sweeper's summary."""
 
 # The sweeper's studies by name, for the jobs that run in its own process (the basic launcher):
 # the only way to reach a study in memory, and no second connection to any other.
@@ -67,8 +65,6 @@ def job_trial() -> Iterator[optuna.Trial | None]:
     import optuna
     from optuna.trial import TrialState
 
-    from genre.errors import GenreError
-
     from ._optuna import storage_of
     from ._storage import Heartbeat
 
@@ -77,7 +73,7 @@ def job_trial() -> Iterator[optuna.Trial | None]:
     trial = optuna.Trial(study, trial_id)
     state = storage_of(study).get_trial(trial_id).state
     if state != TrialState.RUNNING:
-        raise GenreError(
+        raise SweeperError(
             f"Optuna trial {trial.number} of study {study.study_name!r} is {state.name}, not "
             "RUNNING (failed as stale?); raise hydra.sweeper.grace_period if jobs stall."
         )
@@ -119,11 +115,9 @@ def _job_study(name: str) -> tuple[optuna.Study, int | None]:
 def _storage_url(study_name: str) -> str:
     """The study's storage URL, as the sweeper gives it: without a password, which the
     database client takes from where it always looks (PostgreSQL: PGPASSWORD, ~/.pgpass)."""
-    from genre.errors import GenreError
-
     url = os.environ.get(STORAGE_ENV)
     if url is None:
-        raise GenreError(
+        raise SweeperError(
             f"Study {study_name!r} is in the sweeper's memory, which a job in another process "
             "cannot reach: give hydra.sweeper.storage a database or journal file for jobs that "
             "report to their trial."

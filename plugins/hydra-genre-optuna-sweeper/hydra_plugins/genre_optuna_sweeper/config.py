@@ -2,10 +2,11 @@
 
 The sweeper's options are the published hydra-optuna-sweeper's, with the same meaning, plus what
 genre adds (heartbeats, retries). Samplers and pruners are `_target_` configs, as there: any
-Optuna sampler or pruner, or a user's own class, can be given by its dotpath. Genre's own are
-config groups in genre's namespace, `hydra/sweeper/genre_sampler` and `hydra/sweeper/genre_pruner`,
-placed at `hydra.sweeper.sampler` and `hydra.sweeper.pruner`; the published plugin's groups
-(`hydra/sweeper/sampler`) are left to it, so that both plugins can be installed together.
+Optuna sampler or pruner, or a user's own class, can be given by its dotpath. They are config
+groups under the published plugin's names, `hydra/sweeper/sampler` and `hydra/sweeper/pruner`,
+placed at `hydra.sweeper.sampler` and `hydra.sweeper.pruner`, so that an app written for the
+published plugin changes only `hydra/sweeper=genre_optuna`. (The two plugins cannot be installed
+together: the published one pins optuna<3.)
 
 Sampler settings default to the published plugin's values, except where current Optuna
 deprecates a setting: there `null` leaves it to Optuna. docs/sweeps.md lists each difference.
@@ -41,6 +42,14 @@ class TPESamplerConf:
     # another, count as bad results, so parallel trials spread out instead of piling up.
     constant_liar: bool = True
     constraints_func: Any = None
+
+
+@dataclass
+class MOTPESamplerConf:
+    """The published plugin's `motpe`, which Optuna 4.0 removed: the sweeper says so."""
+
+    _target_: str = "optuna.samplers.MOTPESampler"
+    seed: int | None = None
 
 
 @dataclass
@@ -182,7 +191,7 @@ class GenreOptunaSweeperConf:
     # The sweeper makes the sampler and pruner itself: the grid sampler needs the search space.
     _recursive_: bool = False
     defaults: list[Any] = field(
-        default_factory=lambda: [{"genre_sampler": "tpe"}, {"genre_pruner": "median"}, "_self_"]
+        default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "median"}, "_self_"]
     )
     sampler: Any = MISSING
     # Used only by jobs that report intermediate values (see job.job_trial).
@@ -213,10 +222,13 @@ class GenreOptunaSweeperConf:
     grace_period: int | None = None
     # Times a dead trial's parameters are run again.
     max_retries: int = 1
+    # Dotpath of a function (DictConfig, optuna.Study, dict) -> StudyTracker | None that records
+    # the study elsewhere, e.g. in an experiment tracker: see .tracker. null: no record.
+    tracker: str | None = None
 
 
-SAMPLER_GROUP = "hydra/sweeper/genre_sampler"
-PRUNER_GROUP = "hydra/sweeper/genre_pruner"
+SAMPLER_GROUP = "hydra/sweeper/sampler"
+PRUNER_GROUP = "hydra/sweeper/pruner"
 
 
 def _store() -> None:
@@ -228,6 +240,7 @@ def _store() -> None:
     groups: dict[tuple[str, str], dict[str, type]] = {
         (SAMPLER_GROUP, "hydra.sweeper.sampler"): {
             "tpe": TPESamplerConf,
+            "motpe": MOTPESamplerConf,
             "random": RandomSamplerConf,
             "grid": GridSamplerConf,
             "cmaes": CmaEsSamplerConf,

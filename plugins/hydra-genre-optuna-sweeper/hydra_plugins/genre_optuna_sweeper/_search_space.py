@@ -36,7 +36,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from genre.errors import GenreError
+from ._errors import SweeperError
 
 _PARSER = OverridesParser.create()
 
@@ -97,7 +97,7 @@ def params_of_search_space(search_space: Mapping[str, Any]) -> dict[str, str]:
             params[name] = f"choice({', '.join(format_value(c) for c in entry['choices'])})"
             continue
         if kind not in ("int", "float"):
-            raise GenreError(
+            raise SweeperError(
                 f"hydra.sweeper.search_space.{name} has type {kind!r}; write it as "
                 "hydra.sweeper.params, e.g. `interval(0, 1)` or `choice(a, b)`."
             )
@@ -144,7 +144,7 @@ def to_distribution(override: Override) -> BaseDistribution:
         if isinstance(sweep.start, int) and isinstance(sweep.end, int):
             return IntDistribution(sweep.start, sweep.end, log=log)
         return FloatDistribution(sweep.start, sweep.end, log=log)
-    raise GenreError(f"The sweeper cannot search {override.input_line!r}.")
+    raise SweeperError(f"The sweeper cannot search {override.input_line!r}.")
 
 
 def _as_override_text(value: Any) -> str:
@@ -157,7 +157,7 @@ def _choice(override: Override, value: Any) -> CategoricalChoiceType:
         return value.text
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    raise GenreError(
+    raise SweeperError(
         f"{override.input_line!r}: a choice must be a scalar (Optuna stores no lists or dicts)."
     )
 
@@ -176,7 +176,7 @@ def _grid_values(name: str, distribution: BaseDistribution) -> list[CategoricalC
         return list(distribution.choices)
     step = getattr(distribution, "step", None)
     if step is None or getattr(distribution, "log", False):
-        raise GenreError(
+        raise SweeperError(
             f"The grid sampler needs discrete values, but {name!r} is a continuous interval; "
             "use choice(...), a comma list or range(a, b, step=s)."
         )

@@ -5,24 +5,20 @@ deliberate difference from the published plugin, shown (docs/sweeps.md lists the
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import hydra_plugins.genre_optuna_sweeper.config  # noqa: F401  (its configs, for compose)
 import optuna
 import pytest
 import yaml
-from helpers import ROOT
 from hydra import compose, initialize_config_dir
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
-from test_sweeper import load_trials, one_sentence, sweep_env
+from sweeper_testing import APPS, load_trials, one_sentence, sweep_env
 
-import hydra_plugins.genre_optuna_sweeper.config  # noqa: F401  (its configs, for compose)
-
-APPS = ROOT / "tests" / "compat_app"
 SQLITE = "hydra.sweeper.storage=sqlite:///optuna.db"  # in the directory the sweep runs in
 
 
@@ -138,7 +134,7 @@ def test_every_sampler_minimises_the_sphere(tmp_path: Path, sampler: str, name: 
         "sphere",
         tmp_path,
         SQLITE,
-        f"hydra/sweeper/genre_sampler={sampler}",
+        f"hydra/sweeper/sampler={sampler}",
         "hydra.sweeper.n_trials=8",
     )
     assert f"(new; {name}, minimize)" in proc.stdout
@@ -151,7 +147,7 @@ def test_every_sampler_minimises_the_sphere(tmp_path: Path, sampler: str, name: 
 
 
 def test_a_sampler_of_the_users_own_is_made_from_its_target(tmp_path: Path) -> None:
-    proc = sweep("sphere", tmp_path, "hydra/sweeper/genre_sampler=own", "hydra.sweeper.n_trials=3")
+    proc = sweep("sphere", tmp_path, "hydra/sweeper/sampler=own", "hydra.sweeper.n_trials=3")
     assert "(new; OwnSampler, minimize)" in proc.stdout
 
 
@@ -163,7 +159,7 @@ def test_the_grid_stops_before_the_end_of_range_and_other_samplers_may_draw_it(
     grid = tmp_path / "grid"
     grid.mkdir()
     space = ("x=range(-1.0, 1.0, step=1)", "y=range(-1, 1)")
-    proc = sweep("sphere", grid, SQLITE, "hydra/sweeper/genre_sampler=grid", *space)
+    proc = sweep("sphere", grid, SQLITE, "hydra/sweeper/sampler=grid", *space)
     assert "n_trials lowered to 4" in proc.stdout
     visited = {(t.params["x"], t.params["y"]) for t in load_trials(grid, "sphere")}
     assert visited == {(-1.0, -1), (-1.0, 0), (0.0, -1), (0.0, 0)}
@@ -171,7 +167,7 @@ def test_the_grid_stops_before_the_end_of_range_and_other_samplers_may_draw_it(
 
     drawn = tmp_path / "random"
     drawn.mkdir()
-    sweep("sphere", drawn, SQLITE, "hydra/sweeper/genre_sampler=random", *space)
+    sweep("sphere", drawn, SQLITE, "hydra/sweeper/sampler=random", *space)
     assert {t.params["y"] for t in load_trials(drawn, "sphere")} == {-1, 0, 1}
 
 
@@ -253,7 +249,7 @@ def test_pruning_is_the_apps_opt_in(tmp_path: Path) -> None:
 
 def test_defaults_differ_from_the_published_plugin_only_where_documented() -> None:
     with initialize_config_dir(str(APPS / "pruned-conf"), version_base="1.3"):
-        cfg = compose("config", ["hydra/sweeper/genre_sampler=tpe"], return_hydra_config=True)
+        cfg = compose("config", ["hydra/sweeper/sampler=tpe"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     assert sweeper.n_jobs == 1  # published: 2
     assert sweeper.sampler.constant_liar is True  # published: false (Optuna 2's default)
@@ -287,88 +283,31 @@ def test_a_search_space_block_gets_its_rewrite_in_one_sentence(tmp_path: Path) -
     )
 
 
-PUBLISHED_STAND_IN = '''
-"""Stands in for hydra-optuna-sweeper: its sweeper and sampler groups, registered as it does."""
-from dataclasses import dataclass, field
-from typing import Any
-
-from hydra.core.config_store import ConfigStore
-from hydra.plugins.sweeper import Sweeper
-from omegaconf import MISSING
-
-
-@dataclass
-class TPESamplerConfig:
-    _target_: str = "optuna.samplers.TPESampler"
-    seed: Any = None
+def test_motpe_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    """The published plugin's `motpe` sampler is gone from Optuna 4.0: the sweeper says so and
+    what to use, rather than failing to import it."""
+    proc = sweep("multi-objective", tmp_path, "hydra/sweeper/sampler=motpe", returncode=2)
+    assert one_sentence(proc.stderr) == (
+        "genre: hydra/sweeper/sampler=motpe: Optuna 4.0 removed MOTPESampler; TPESampler "
+        "optimises several objectives itself: use hydra/sweeper/sampler=tpe (or nsgaii)."
+    )
 
 
-@dataclass
-class GridSamplerConfig:
-    _target_: str = "optuna.samplers.GridSampler"
-    _partial_: bool = True
-    seed: Any = None
-
-
-@dataclass
-class OptunaSweeperConf:
-    _target_: str = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
-    defaults: list = field(default_factory=lambda: [{"sampler": "tpe"}])
-    sampler: Any = MISSING
-    direction: Any = "minimize"
-    storage: Any = None
-    study_name: Any = None
-    n_trials: int = 20
-    n_jobs: int = 2
-    max_failure_rate: float = 0.0
-    params: Any = None
-
-
-class OptunaSweeper(Sweeper):
-    def setup(self, **kwargs: Any) -> None:
-        pass
-
-    def sweep(self, arguments: Any) -> None:
-        pass
-
-
-store = ConfigStore.instance()
-for group, name, node in [
-    ("hydra/sweeper", "optuna", OptunaSweeperConf),
-    ("hydra/sweeper/sampler", "tpe", TPESamplerConfig),
-    ("hydra/sweeper/sampler", "grid", GridSamplerConfig),
-]:
-    store.store(group=group, name=name, node=node, provider="optuna_sweeper")
-'''
-
-
-def test_both_plugins_can_be_installed_together(tmp_path: Path) -> None:
-    plugin = tmp_path / "site" / "hydra_plugins" / "hydra_optuna_sweeper"
-    plugin.mkdir(parents=True)
-    (plugin / "__init__.py").write_text("")
-    (plugin / "optuna_sweeper.py").write_text(PUBLISHED_STAND_IN)
-    env = sweep_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
-
-    def sweeper_config(*overrides: str) -> dict[str, Any]:
-        shown = subprocess.run(
-            [sys.executable, str(APPS / "sphere.py"), "--cfg", "hydra", "-p", "hydra.sweeper",
-             *overrides],
-            env=env, capture_output=True, text=True, timeout=120, check=True,
-        ).stdout  # fmt: skip
-        return yaml.safe_load(shown)
-
-    # The published plugin keeps its own sampler configs...
-    published = sweeper_config("hydra/sweeper=optuna", "hydra/sweeper/sampler=grid")
-    assert published["sampler"] == {
-        "_target_": "optuna.samplers.GridSampler",
-        "_partial_": True,
-        "seed": 123,
-    }
-    assert sweeper_config("hydra/sweeper=optuna")["sampler"] == {
-        "_target_": "optuna.samplers.TPESampler",
-        "seed": 123,
-    }
-    # ...and genre's sweeper its own, beside them.
-    assert sweeper_config()["sampler"]["constant_liar"] is True
-    sweep("sphere", tmp_path, "hydra.sweeper.n_trials=2", env=env)
+def test_sweep_returns_none_as_published(hydra_sweep_runner: Any) -> None:
+    """The published plugin's own test, through Hydra's interface with only the sweeper's name
+    changed: the sweep runs its jobs and returns nothing."""
+    sweep = hydra_sweep_runner(
+        calling_file=None,
+        calling_module="hydra.test_utils.a_module",
+        task_function=None,
+        config_path="configs",
+        config_name="compose.yaml",
+        overrides=[
+            "hydra/sweeper=genre_optuna",
+            "hydra/launcher=basic",
+            "hydra.sweeper.n_trials=8",
+            "hydra.sweeper.n_jobs=3",
+        ],
+    )
+    with sweep:
+        assert sweep.returns is None

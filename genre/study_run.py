@@ -1,6 +1,10 @@
-"""MLflow's side of a sweep: one parent run per study with its setup, summary and plots; and the
-table of best trials and `optimization_results.yaml` at the end. MLflow is imported only for a
-task config with `mlflow.tracking_uri`: it takes seconds, which a plain app's sweep need not pay."""
+"""MLflow's side of a sweep: one parent run per study with its setup, summary and plots, under
+which each trial's job logs its child run.
+
+This is genre's tracker of the genre_optuna sweeper (its `hydra.sweeper.tracker`, set in
+conf/hydra/sweeper/genre.yaml): the sweeper knows nothing of MLflow, it calls `open_study_run`
+and the `StudyTracker` methods of what it returns. MLflow is imported only for a task config
+with `mlflow.tracking_uri`."""
 
 from __future__ import annotations
 
@@ -13,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 import yaml
+from hydra_plugins.genre_optuna_sweeper.errors import first_line
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError, first_line, tracking_reason
+from genre.errors import GenreError, tracking_reason
 from genre.util import mlflow_fail_fast, ui_link, without_password
-
-from .job import RUN_ID_ATTR
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -29,15 +32,28 @@ log = logging.getLogger(__name__)
 STUDY_TAG = "optuna.study_name"
 STORAGE_TAG = "optuna.storage"
 ROLE_TAG = "genre.role"
+PARENT_RUN_ENV = "GENRE_MLFLOW_PARENT_RUN_ID"
+"""The study's parent run, in each trial job's environment (conf/config.yaml reads it)."""
+RUN_ID_ATTR = "mlflow_run_id"
+"""Trial user attr where a job leaves its MLflow run id, for the sweep's summary table."""
 PARENT_ATTR = "mlflow_parent_run_id"
 """Study user attr naming the parent run, so that every worker and every resume reuses it."""
-TOP_TRIALS = 5
-SWEEPER_NAME = "genre_optuna"
 DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, out of memory, lost)"
 
 
+def open_study_run(
+    config: DictConfig, study: optuna.Study, description: dict[str, Any]
+) -> StudyRun | None:
+    """The sweeper's `hydra.sweeper.tracker`: the study's parent run, None without
+    `mlflow.tracking_uri` in the task config."""
+    return StudyRun.open(config, study, description)
+
+
 class StudyRun:
-    """The study's MLflow parent run; each trial's job logs a child run under it."""
+    """The study's MLflow parent run; each trial's job logs a child run under it. A
+    `StudyTracker` of the genre_optuna sweeper."""
+
+    column = "mlflow run"
 
     def __init__(
         self, client: MlflowClient, run_id: str, experiment_id: str, objective: str | None = None
@@ -147,10 +163,19 @@ class StudyRun:
             with mlflow_fail_fast():
                 self.client.get_run(self.run_id)
         except Exception as e:
-            return first_line(e)
+            return f"The MLflow tracking server {self.uri} stopped answering ({first_line(e)})"
         return None
 
-    def close_dead_runs(self, trials: list[FrozenTrial]) -> None:
+    def job_env(self) -> dict[str, str]:
+        return {PARENT_RUN_ENV: self.run_id}
+
+    def trial_record(self, trial: FrozenTrial) -> str | None:
+        return trial.user_attrs.get(RUN_ID_ATTR)
+
+    def link(self) -> str:
+        return ui_link(self.uri, self.experiment_id, self.run_id)
+
+    def close_dead(self, trials: list[FrozenTrial]) -> None:
         """End the MLflow runs that failed trials left RUNNING: their worker was killed, or lost
         the tracking server, before it could end them."""
         for trial in trials:
@@ -285,80 +310,6 @@ def curves_figure(study: optuna.Study, objective: str | None) -> Any:
     fig.tight_layout()
     plt.close(fig)
     return fig
-
-
-def objective_name(config: DictConfig) -> str | None:
-    """The task config's `objective`, the name of what its jobs return, where it has one."""
-    name = OmegaConf.select(config, "objective", default=None)
-    return name if isinstance(name, str) else None
-
-
-def report(study: optuna.Study, config: DictConfig, sweep_dir: Path, run: StudyRun | None) -> None:
-    """Print the best trials (the Pareto front for several objectives) and how to open the
-    MLflow UI, and write `optimization_results.yaml` into the sweep dir."""
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    directions = ", ".join(d.name.lower() for d in study.directions)
-    objective = objective_name(config) or "the returned value"
-    lines = [f"Study {study.study_name!r}: {len(trials)} trials ({_counts(trials)})."]
-    if complete and _is_multi_objective(study):
-        lines.append(f"Pareto front ({directions} {objective}):")
-        lines += _table(sorted(study.best_trials, key=lambda t: t.values))
-    elif complete:
-        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        ranked = sorted(complete, key=lambda t: t.values[0], reverse=maximize)
-        lines.append(f"Best trials ({directions} {objective}):")
-        lines += _table(ranked[:TOP_TRIALS])
-    if run is not None:
-        lines.append(f"See it: {ui_link(run.uri, run.experiment_id, run.run_id)}")
-    print("\n".join(lines), flush=True)
-    _save_results(study, sweep_dir, complete)
-
-
-def _counts(trials: list[FrozenTrial]) -> str:
-    labels = {
-        TrialState.COMPLETE: "complete",
-        TrialState.PRUNED: "pruned",
-        TrialState.FAIL: "failed",
-    }
-    return ", ".join(f"{sum(t.state == s for t in trials)} {label}" for s, label in labels.items())
-
-
-def _table(trials: list[FrozenTrial]) -> list[str]:
-    rows = [("rank", "trial", "value", "mlflow run", "params")]
-    for rank, trial in enumerate(trials, start=1):
-        params = " ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
-        value = ",".join(f"{v:.6g}" for v in trial.values)
-        run_id = trial.user_attrs.get(RUN_ID_ATTR, "-")
-        rows.append((str(rank), str(trial.number), value, run_id, params))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
-        for row in rows
-    ]
-
-
-def _short(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _save_results(study: optuna.Study, sweep_dir: Path, complete: list[FrozenTrial]) -> None:
-    """The published plugin's `optimization_results.yaml`, with its keys and their meaning
-    (`best_params` and `best_value`, or `solutions` for several objectives), written also when
-    no trial completed, which `note` then says."""
-    results: dict[str, Any] = {"name": SWEEPER_NAME, "study_name": study.study_name}
-    if _is_multi_objective(study):
-        front = study.best_trials if complete else []
-        results["solutions"] = [{"params": t.params, "values": t.values} for t in front]
-    else:
-        best = study.best_trial if complete else None
-        results["best_params"] = best.params if best else None
-        results["best_value"] = best.value if best else None
-    if not complete:
-        trials = study.get_trials(deepcopy=False)
-        results["note"] = f"No trial completed ({len(trials)} trials: {_counts(trials)})."
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results, sort_keys=False))
 
 
 def _is_multi_objective(study: optuna.Study) -> bool:

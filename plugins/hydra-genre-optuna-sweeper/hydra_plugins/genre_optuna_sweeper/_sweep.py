@@ -35,11 +35,10 @@ from optuna.samplers import BaseSampler, CmaEsSampler, GPSampler, GridSampler, Q
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError, first_line
-from genre.util import split_password, without_password
-
 from ._console import Progress, keep_failure
+from ._errors import SweeperError, first_line
 from ._optuna import fail_running, job_exception, storage_of, study_id, trial_id
+from ._report import objective_name, report
 from ._search_space import (
     SearchSpace,
     format_value,
@@ -47,15 +46,15 @@ from ._search_space import (
     parse_search_space,
 )
 from ._storage import Heartbeat, admission, normalize_storage, open_storage
-from ._tracking import StudyRun, objective_name, report
 from .job import (
-    PARENT_RUN_ENV,
     STORAGE_ENV,
     STUDY_ENV,
     TRIAL_ID_ENV,
     TRIAL_NUMBER_ENV,
     _sweeper_studies,
 )
+from .tracker import StudyTracker
+from .urls import split_password, without_password
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +64,13 @@ _SAMPLER_PACKAGES: dict[type[BaseSampler], tuple[str, ...]] = {
     CmaEsSampler: ("cmaes",),
     GPSampler: ("scipy", "torch"),
     QMCSampler: ("scipy",),
+}
+# Samplers of the published plugin that current Optuna no longer has, and what to use instead.
+_REMOVED_SAMPLERS = {
+    "optuna.samplers.MOTPESampler": (
+        "hydra/sweeper/sampler=motpe: Optuna 4.0 removed MOTPESampler; TPESampler optimises "
+        "several objectives itself: use hydra/sweeper/sampler=tpe (or nsgaii)."
+    ),
 }
 # Trials that hold a place among `n_trials`; a FAIL that was queued again is replaced by its retry.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
@@ -94,7 +100,7 @@ def _quiet_optuna() -> Iterator[None]:
         yield
 
 
-class FailureRateExceeded(GenreError):
+class FailureRateExceeded(SweeperError):
     """More of a batch's trials failed than hydra.sweeper.max_failure_rate allows."""
 
 
@@ -126,18 +132,21 @@ class OptunaSweep(Sweeper):
         heartbeat_interval: int | None,
         grace_period: int | None,
         max_retries: int,
+        tracker: str | None,
     ) -> None:
         if search_space:
             rewritten = params_of_search_space(OmegaConf.to_container(search_space))
-            raise GenreError(
+            raise SweeperError(
                 "hydra.sweeper.search_space is hydra-optuna-sweeper 1.1's syntax, which this "
                 "sweeper does not read; write it as hydra.sweeper.params: "
                 + yaml.safe_dump(rewritten, default_flow_style=True, width=10**6).strip()
             )
         if n_trials < 1 or n_jobs < 1:
-            raise GenreError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be at least 1.")
+            raise SweeperError(
+                "hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be at least 1."
+            )
         if not 0.0 <= max_failure_rate <= 1.0:
-            raise GenreError("hydra.sweeper.max_failure_rate must be between 0.0 and 1.0.")
+            raise SweeperError("hydra.sweeper.max_failure_rate must be between 0.0 and 1.0.")
         self.sampler_cfg = sampler
         self.pruner_cfg = pruner
         self.directions = _directions(direction)
@@ -148,13 +157,14 @@ class OptunaSweep(Sweeper):
         self.max_failure_rate = max_failure_rate
         self.params: Mapping[str, Any] = OmegaConf.to_container(params) if params else {}
         self.custom_search_space = custom_search_space
-        self.extend_trial = _search_space_function(custom_search_space)
+        self.extend_trial = _function("custom_search_space", custom_search_space)
+        self.open_tracker = _function("tracker", tracker)
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.max_retries = max_retries
         self.job_idx = 0
         self.lost_batches = 0  # in a row; see _launch
-        self.run: StudyRun | None = None
+        self.tracker: StudyTracker | None = None
         with _quiet_optuna():
             self._retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
 
@@ -172,7 +182,7 @@ class OptunaSweep(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+    def sweep(self, arguments: list[str]) -> None:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space = parse_search_space(self.params, arguments, parser)
         sampler, n_trials = self._sampler(space)
@@ -190,48 +200,46 @@ class OptunaSweep(Sweeper):
         self._save_multirun_config()
         sweep_dir = Path(self.config.hydra.sweep.dir)
         with admission(storage, study_id(study)):
-            self.run = StudyRun.open(
-                self.config, study, self._description(space, n_trials, sampler, pruner)
+            self.tracker = self._open_tracker(
+                study, self._description(space, n_trials, sampler, pruner)
             )
-        if self.run is not None:
-            self.run.close_dead_runs(study.get_trials(deepcopy=False))
+        if self.tracker is not None:
+            self.tracker.close_dead(study.get_trials(deepcopy=False))
         self.progress = Progress(n_trials, self.n_jobs)
         _sweeper_studies[study.study_name] = study
         try:
-            returns = self._loop(study, storage, space, n_trials)
+            self._loop(study, storage, space, n_trials)
         except BaseException as e:
-            if self.run is not None:
-                self.run.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+            if self.tracker is not None:
+                self.tracker.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             if isinstance(e, FailureRateExceeded):
-                report(study, self.config, sweep_dir, self.run)
+                report(study, self.config, sweep_dir, self.tracker)
             raise
         finally:
             del _sweeper_studies[study.study_name]
-        if self.run is not None:
+        if self.tracker is not None:
             with admission(storage, study_id(study)):
-                self.run.finish(study)
-        report(study, self.config, sweep_dir, self.run)
-        return returns
+                self.tracker.finish(study)
+        report(study, self.config, sweep_dir, self.tracker)
 
     def _loop(
         self, study: optuna.Study, storage: BaseStorage, space: SearchSpace, n_trials: int
-    ) -> list[Sequence[JobReturn]]:
+    ) -> None:
         """Ask, launch and tell batches until the study holds `n_trials` finished trials.
 
         A worker with no place left waits for the trials other workers run, if heartbeats are
         on: a dead worker's trial is then failed here and its retry run by a live worker.
         """
-        returns: list[Sequence[JobReturn]] = []
         waiting = False
         while True:
             with admission(storage, study_id(study)):
                 trials, running = self._admit(study, space, n_trials)
             if trials:
                 waiting = False
-                returns.append(self._run_batch(study, storage, trials, space))
+                self._run_batch(study, storage, trials, space)
                 continue
             if not running or self.heartbeat_interval is None:
-                return returns
+                return
             if not waiting:
                 log.info(
                     "All %d trials are taken; waiting for %d running on other workers",
@@ -264,14 +272,14 @@ class OptunaSweep(Sweeper):
         storage: BaseStorage,
         trials: list[optuna.Trial],
         space: SearchSpace,
-    ) -> Sequence[JobReturn]:
+    ) -> None:
         self._configure(study, trials, space)
         batch = [space.overrides(trial.params) + self._context(study, trial) for trial in trials]
         log.debug("Launching trials %s", ", ".join(str(t.number) for t in trials))
         started = time.monotonic()
         results = self._launch(study, storage, trials, batch)
         if results is None:
-            return []
+            return
         seconds = time.monotonic() - started  # the batch's trials ran side by side
         outcomes = [_outcome(r, len(self.directions)) for t, r in zip(trials, results, strict=True)]
         failed = [
@@ -279,7 +287,7 @@ class OptunaSweep(Sweeper):
             for trial, outcome in zip(trials, outcomes, strict=True)
             if outcome.state == TrialState.FAIL
         ]
-        lost = self.run.unreachable() if failed and self.run is not None else None
+        lost = self.tracker.unreachable() if failed and self.tracker is not None else None
         for trial, outcome in zip(trials, outcomes, strict=True):
             if lost is None or outcome.state != TrialState.FAIL:
                 self._tell(study, trial, outcome)
@@ -291,9 +299,8 @@ class OptunaSweep(Sweeper):
         if lost is not None:
             # The jobs failed because they could not log; their configurations are not at fault.
             self._requeue(study, [trial for trial, _ in failed])
-            raise GenreError(
-                f"The MLflow tracking server {self.run.uri} stopped answering ({lost}). "
-                f"The study keeps its finished trials and trials "
+            raise SweeperError(
+                f"{lost}. The study keeps its finished trials and trials "
                 f"{', '.join(str(trial.number) for trial, _ in failed)} will run again: bring "
                 "the server back and run the same command to resume."
             )
@@ -305,7 +312,6 @@ class OptunaSweep(Sweeper):
                 f"{self.max_failure_rate:g} allows; fix the job, or raise max_failure_rate to go "
                 "on past failing trials."
             )
-        return results
 
     def _configure(
         self, study: optuna.Study, trials: list[optuna.Trial], space: SearchSpace
@@ -322,7 +328,7 @@ class OptunaSweep(Sweeper):
                 self.extend_trial(self.config, trial)
                 fixed = sorted(trial.params.keys() & space.fixed_values.keys())
                 if fixed:
-                    raise GenreError(
+                    raise SweeperError(
                         f"hydra.sweeper.custom_search_space {self.custom_search_space} suggests "
                         f"{', '.join(fixed)}, which the overrides fix; suggest only parameters "
                         "the overrides leave free."
@@ -330,9 +336,9 @@ class OptunaSweep(Sweeper):
         except Exception as e:
             for trial in trials:
                 study.tell(trial, state=TrialState.FAIL)
-            if isinstance(e, GenreError):
+            if isinstance(e, SweeperError):
                 raise
-            raise GenreError(
+            raise SweeperError(
                 f"hydra.sweeper.custom_search_space {self.custom_search_space} raised "
                 f"{type(e).__name__}: {first_line(e)}."
             ) from e
@@ -367,7 +373,7 @@ class OptunaSweep(Sweeper):
                 self.lost_batches += 1
                 error = f"{type(e).__name__}: {first_line(e)}"
                 if self.lost_batches > self.max_retries:
-                    raise GenreError(
+                    raise SweeperError(
                         f"The launcher lost {self.lost_batches} batches in a row ({error}); their "
                         "trials are queued again: fix the launcher or the jobs' resources and "
                         "run the same command to resume."
@@ -413,8 +419,8 @@ class OptunaSweep(Sweeper):
         with _quiet_optuna():
             for trial in failed:
                 self._retry(study, trial)
-        if self.run is not None:
-            self.run.close_dead_runs(failed)
+        if self.tracker is not None:
+            self.tracker.close_dead(failed)
 
     def _context(self, study: optuna.Study, trial: optuna.Trial) -> list[str]:
         """How a job learns its trial (see .job): environment variables set through
@@ -427,8 +433,8 @@ class OptunaSweep(Sweeper):
         }
         if self.storage_url is not None:
             env[STORAGE_ENV] = self.storage_url  # no password: see _password_to_environment
-        if self.run is not None:
-            env[PARENT_RUN_ENV] = self.run.run_id
+        if self.tracker is not None:
+            env |= self.tracker.job_env()
         # `++`: whether or not the app's config sets the variable too. (Launchers log these
         # beside the trial's parameters: they hide plain `hydra.` overrides only.)
         context = [f"++hydra.job.env_set.{key}={format_value(value)}" for key, value in env.items()]
@@ -442,6 +448,9 @@ class OptunaSweep(Sweeper):
         grid's size for the grid sampler (given as a partial, to which the sweeper passes the
         grid)."""
         cfg = self.sampler_cfg
+        removed = _REMOVED_SAMPLERS.get(cfg.get("_target_"))
+        if removed:
+            raise SweeperError(removed)
         if seed_offset:
             cfg = OmegaConf.merge(cfg, {"seed": int(cfg.seed) + seed_offset})
         made = _make("sampler", cfg, object)
@@ -452,7 +461,7 @@ class OptunaSweep(Sweeper):
             n_trials = min(size, n_trials)
             made = made(grid)
         if not isinstance(made, BaseSampler):
-            raise GenreError(
+            raise SweeperError(
                 f"hydra.sweeper.sampler ({self.sampler_cfg.get('_target_')}) made a "
                 f"{type(made).__name__}, not an Optuna sampler."
             )
@@ -464,7 +473,7 @@ class OptunaSweep(Sweeper):
             if not find_spec(package)
         ]
         if missing:
-            raise GenreError(
+            raise SweeperError(
                 f"The {type(made).__name__} needs {', '.join(missing)}: "
                 f"pip install {' '.join(missing)}."
             )
@@ -479,7 +488,7 @@ class OptunaSweep(Sweeper):
                 stale_trial_callback=self._on_stale_trial,
             )
         except Exception as e:
-            raise GenreError(
+            raise SweeperError(
                 f"Cannot open the Optuna storage {_shown(self.storage_url)}: {first_line(e)}"
             ) from e
 
@@ -504,7 +513,7 @@ class OptunaSweep(Sweeper):
             created = False
             stored = [d.name.lower() for d in study.directions]
             if stored != self.directions:
-                raise GenreError(
+                raise SweeperError(
                     f"Study {name!r} already exists and {' and '.join(d + 's' for d in stored)}; "
                     "pick another hydra.sweeper.study_name or the same direction."
                 ) from None
@@ -546,11 +555,19 @@ class OptunaSweep(Sweeper):
             for key in sorted(old.keys() | new.keys())
             if old.get(key) != new.get(key)
         ]
-        raise GenreError(
+        raise SweeperError(
             f"Study {study.study_name!r} was made with another search space "
             f"({'; '.join(differences)}); pick another hydra.sweeper.study_name, or the "
             "study's own space to resume it."
         )
+
+    def _open_tracker(
+        self, study: optuna.Study, description: dict[str, Any]
+    ) -> StudyTracker | None:
+        """The app's record of the study (see .tracker), None without `hydra.sweeper.tracker`."""
+        if self.open_tracker is None:
+            return None
+        return self.open_tracker(self.config, study, description)
 
     def _study_name(self) -> str:
         if self.study_name:
@@ -612,14 +629,15 @@ def _directions(direction: Any) -> list[str]:
     )
     names = [str(getattr(d, "name", d)).lower() for d in given]
     if not names or any(name not in _DIRECTIONS for name in names):
-        raise GenreError(
+        raise SweeperError(
             f"hydra.sweeper.direction is {direction}: give minimize or maximize, or a list of "
             "them for several objectives."
         )
     return names
 
 
-def _search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], None] | None:
+def _function(option: str, path: str | None) -> Callable[..., Any] | None:
+    """The function that `hydra.sweeper.<option>` names by its dotpath, None for none."""
     if path is None:
         return None
     try:
@@ -627,9 +645,7 @@ def _search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Tri
         # 1.1 read dotpaths; later Hydras refuse the leading dot.
         return get_method(path.removeprefix("."))
     except Exception as e:
-        raise GenreError(
-            f"Cannot find hydra.sweeper.custom_search_space {path}: {first_line(e)}."
-        ) from e
+        raise SweeperError(f"Cannot find hydra.sweeper.{option} {path}: {first_line(e)}.") from e
 
 
 def _make(option: str, cfg: DictConfig, kind: type) -> Any:
@@ -640,9 +656,9 @@ def _make(option: str, cfg: DictConfig, kind: type) -> Any:
         with _quiet_optuna():
             made = instantiate(cfg)
     except Exception as e:
-        raise GenreError(f"Cannot make hydra.sweeper.{option} {target}: {first_line(e)}.") from e
+        raise SweeperError(f"Cannot make hydra.sweeper.{option} {target}: {first_line(e)}.") from e
     if not isinstance(made, kind):
-        raise GenreError(
+        raise SweeperError(
             f"hydra.sweeper.{option} ({target}) made a {type(made).__name__}, not an Optuna "
             f"{option}."
         )
@@ -664,7 +680,7 @@ def _password_to_environment(url: str | None) -> str | None:
     if password is None:
         return url
     if not url.startswith("postgresql"):
-        raise GenreError(
+        raise SweeperError(
             f"The storage {without_password(url)} has a password in its URL, which would be "
             "copied into every job's folder: give it the database client's own way instead "
             "(MySQL: a ~/.my.cnf named by ?read_default_file=~/.my.cnf)."

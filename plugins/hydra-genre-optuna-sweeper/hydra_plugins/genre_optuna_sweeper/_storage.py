@@ -21,8 +21,7 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from genre.errors import GenreError
-
+from ._errors import SweeperError
 from ._optuna import BaseHeartbeat, trial_id
 
 log = logging.getLogger(__name__)
@@ -55,12 +54,12 @@ def normalize_storage(spec: str | None, cwd: Path) -> str | None:
     try:
         url = make_url(spec)
     except ArgumentError as e:
-        raise GenreError(
+        raise SweeperError(
             f"Optuna storage {spec!r} is neither a database URL nor a journal file ({e})."
         ) from e
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
-            raise GenreError(
+            raise SweeperError(
                 "An in-memory SQLite database cannot be shared with the jobs; give "
                 "hydra.sweeper.storage a file, e.g. sqlite:///optuna.db, or null for a study "
                 "in the sweeper's memory."

@@ -5,9 +5,8 @@ just returns its value."""
 
 import hydra
 import optuna
-from omegaconf import DictConfig
-
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
+from omegaconf import DictConfig
 
 
 @hydra.main(version_base="1.3", config_path="pruned-conf", config_name="config")

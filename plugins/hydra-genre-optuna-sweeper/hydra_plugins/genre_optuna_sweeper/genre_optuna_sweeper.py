@@ -1,38 +1,17 @@
 """The `genre_optuna` Hydra sweeper: an Optuna study driven with ask/tell.
 
 Kept thin: Hydra imports this module on every start to discover plugins, single runs included,
-so Optuna and MLflow are imported only when a sweep is set up.
+so Optuna is imported only when a sweep is set up.
 """
 
-import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from genre.errors import user_errors
-
+from ._errors import one_sentence
 from .config import GenreOptunaSweeperConf  # noqa: F401  (registers the configs with Hydra)
-
-T = TypeVar("T")
-
-
-def _one_sentence(call: Callable[[], T]) -> T:
-    """Run `call`; a GenreError ends the program with its one sentence, as genre's entry points
-    do, rather than with the traceback Hydra prints for a sweeper's exceptions, and Ctrl-C with
-    how to go on."""
-    try:
-        with user_errors():
-            return call()
-    except KeyboardInterrupt:
-        print(
-            "genre: interrupted; finished trials are kept in the study and the running ones "
-            "queued again: run the same command to resume.",
-            file=sys.stderr,
-        )
-        sys.exit(130)
 
 
 class GenreOptunaSweeper(Sweeper):
@@ -55,7 +34,9 @@ class GenreOptunaSweeper(Sweeper):
                 hydra_context=hydra_context, task_function=task_function, config=config
             )
 
-        _one_sentence(setup)
+        one_sentence(setup)
 
-    def sweep(self, arguments: list[str]) -> Any:
-        return _one_sentence(lambda: self._impl.sweep(arguments))
+    def sweep(self, arguments: list[str]) -> None:
+        """Run the study; as the published sweeper, return nothing (the study holds the
+        results, and `optimization_results.yaml` the best of them)."""
+        one_sentence(lambda: self._impl.sweep(arguments))

@@ -1,4 +1,4 @@
-"""A user's own sampler class, which conf/hydra/sweeper/genre_sampler/own.yaml gives the sweeper
+"""A user's own sampler class, which conf/hydra/sweeper/sampler/own.yaml gives the sweeper
 by its dotpath."""
 
 from optuna.samplers import RandomSampler
