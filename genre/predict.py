@@ -270,9 +270,9 @@ class Tagger:
 
 def load_tagger(arch: str, variant: str, device: torch.device) -> Tagger:
     from genre.model.spectrogram import Spectrogram
-    from genre.pretrained.weights import pretrained_model
+    from genre.model.transfer import pretrained_body
 
-    net, _ = pretrained_model(arch, variant)
+    net, _ = pretrained_body(arch, variant)
     spectrogram = Spectrogram(**SPECTROGRAM).eval()
     return Tagger(spectrogram.to(device), net.to(device), TAGS[variant])
 
