@@ -82,6 +82,35 @@ def without_password(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
+TRACKING_USERNAME, TRACKING_PASSWORD = "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"
+
+
+def credentials_to_environment(uri: str) -> str:
+    """A tracking URI fit to keep: credentials in it (``http://alice:SECRET@host``) go to the
+    variables MLflow reads them from (``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``)
+    and leave the URI, so that no file a run writes (Hydra's, params, artifacts) holds them."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or (parts.username is None and parts.password is None):
+        return uri
+    if parts.username:
+        os.environ[TRACKING_USERNAME] = unquote(parts.username)
+    if parts.password is not None:
+        os.environ[TRACKING_PASSWORD] = unquote(parts.password)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def tracking_overrides(overrides: list[str]) -> list[str]:
+    """Hydra overrides with the tracking URI's credentials moved to the environment
+    (:func:`credentials_to_environment`), before Hydra records any override."""
+    out = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if sep and key.lstrip("+") == "mlflow.tracking_uri":
+            override = f"{key}={credentials_to_environment(value)}"
+        out.append(override)
+    return out
+
+
 def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
     """How to see an experiment (or one run) in the MLflow UI: the page, and for a local store
     the command that serves it. The page asks for the model-training view: MLflow 3.17's UI

@@ -30,6 +30,8 @@ CASES = [
     (["data=synth", "data.mp3_share=2"], "data.mp3_share=2"),
     (["data=fma", "data.subset=tiny"], "data.subset"),
     (["data.cache_dir=/dev/null/cache"], "data.cache_dir=/dev/null/cache cannot be created"),
+    # a folder that exists but takes no new entry, not even root's (a read-only mount alike)
+    (["data.cache_dir=/sys/fs"], "data.cache_dir=/sys/fs is not writable"),
     # features
     (["features.kind=cqt"], "features.kind"),
     (["features.n_fft=8"], "features.n_fft=8"),
@@ -37,6 +39,8 @@ CASES = [
     (["features.hop_length=0"], "features.hop_length=0"),
     (["features.win_length=1"], "features.win_length=1"),
     (["features.n_mels=0"], "features.n_mels=0"),
+    # empty mel filters: more than n_fft=1024 has bins up to 8 kHz at 16 kHz
+    (["features.n_mels=1000"], "features.n_mels=1000 is more mel filters than features.n_fft"),
     (["features.f_min=-1"], "features.f_min=-1"),
     (["features.f_min=4000", "features.f_max=3000"], "features.f_max=3000"),
     (["features.f_max=12000"], "features.f_max=12000 is above 8000 Hz"),
@@ -77,6 +81,12 @@ CASES = [
     (["optim.warmup_epochs=-1"], "optim.warmup_epochs=-1"),
     (["optim.warmup_epochs=20"], "optim.warmup_epochs=20"),  # beyond trainer.max_epochs
     (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    (["trainer.devices=4096"], "trainer.devices=4096 asks for more"),  # before any process
+    (["+trainer.max_epoch=3"], "trainer.max_epoch is not a setting of trainer"),
+    (["+optim.lrr=0.1"], "optim.lrr is not a setting of optim=adam: did you mean optim.lr?"),
+    (["+model.dropuot=0.1"], "did you mean model.dropout?"),
+    (["seed=-1"], "seed=-1 is out of range"),
+    (["seed=4294967296"], "seed=4294967296 is out of range"),
     (["objective=val/loss"], "objective"),
     # tasks
     (["task.name=regression"], "Unknown task 'regression'"),
@@ -114,3 +124,27 @@ def test_each_bad_value_is_one_sentence_and_exit_2(
     (line,) = exit_2_in_process(argv, monkeypatch, capsys).strip().splitlines()
     assert line.startswith("genre: ") and expected in line, line
     assert not (tmp_path / "mlflow.db").exists()  # stopped before any run was opened
+
+
+# Hydra's own refusals while composing: it prints them; genre makes the exit status a user
+# error's.
+COMPOSITION = [
+    (["model=nope"], "Could not find 'model/nope'"),
+    (["sweeps=nope"], "Could not find 'sweeps/nope'"),
+    (["features.n_mels=many"], "features.n_mels"),
+    (["data.sample_rate=16kHz"], "data.sample_rate"),
+    (["optim.lrr=0.1"], "optim.lrr"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), COMPOSITION, ids=lambda c: " ".join(c))
+def test_hydra_composition_errors_exit_2(
+    overrides: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    argv = [*overrides, f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    stderr = exit_2_in_process(argv, monkeypatch, capsys)
+    assert expected in stderr, stderr

@@ -110,6 +110,18 @@ def test_reproduce_table_reports_differences() -> None:
     assert table.splitlines()[-1] == "1 of 2 metrics differ; the largest: test/acc."
 
 
+def test_reproduce_of_an_unfinished_run_compares_only_what_it_logged() -> None:
+    """An interrupted original has no test metrics: they are no difference, and the table says
+    how the original ended."""
+    table = reproduce.metric_table(
+        {"best_val/acc": 0.5, "val/acc": 0.5},
+        {"best_val/acc": 0.5, "val/acc": 0.5, "test/acc": 0.25, "test/loss": 1.0},
+        status="KILLED",
+    )
+    assert "test/" not in table
+    assert table.splitlines()[-1] == "All 2 metrics are identical (the original ended KILLED)."
+
+
 def test_reproduce_refuses_unknown_override_keys(trained: SimpleNamespace) -> None:
     base = [trained.run_id, "--tracking-uri", trained.uri]
     with pytest.raises(GenreError, match="'trainer.max_epoch' is not in the run's config"):
