@@ -516,7 +516,7 @@ def _check_n_mels(features: DictConfig, sample_rate: int) -> None:
         with warnings.catch_warnings():  # torchaudio's own warning is what this check replaces
             warnings.simplefilter("ignore", UserWarning)
             banks = torchaudio.functional.melscale_fbanks(
-            int(features.n_fft) // 2 + 1, float(features.f_min), f_max, n_mels, sample_rate,
+                int(features.n_fft) // 2 + 1, float(features.f_min), f_max, n_mels, sample_rate,
                 features.mel_norm, features.mel_scale,
             )  # fmt: skip
         return bool((banks.max(dim=0).values > 0).all())
