@@ -91,6 +91,26 @@ def test_grid_lists_every_point_and_refuses_continuous_intervals() -> None:
 
 
 @pytest.mark.parametrize(
+    "sweep",
+    [
+        "x=interval(1.0, 0.001)",
+        "x=tag(log, interval(0.1, 0.001))",
+        "x=interval(5, 2)",
+        "x=range(5, 1)",
+    ],
+)
+def test_a_range_from_high_to_low_is_one_sentence(sweep: str) -> None:
+    with pytest.raises(GenreError, match=r"runs from .* down to .*: give the low bound first"):
+        parse_search_space({}, [sweep])
+
+
+def test_an_empty_search_space_is_refused(workdir: Path) -> None:
+    message = sweep_error(workdir, "x=0.5", "hydra.sweeper.n_trials=3")
+    assert message.startswith("genre: The sweep has nothing to search")
+    assert not (workdir / "optuna.db").exists()
+
+
+@pytest.mark.parametrize(
     "value",
     [
         None,
