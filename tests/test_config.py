@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
-from helpers import exit_2_in_process
+from helpers import exit_2_in_process, write_genre_folder
 
 FOLDER = ["data=folder", "data.root=/nowhere"]  # never read: validation comes first
 CASES = [
@@ -148,3 +149,52 @@ def test_hydra_composition_errors_exit_2(
     argv = [*overrides, f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
     stderr = exit_2_in_process(argv, monkeypatch, capsys)
     assert expected in stderr, stderr
+
+
+def _one_genre(root: Path) -> list[str]:
+    write_genre_folder(root / "clips", {"Jazz": 440.0}, 4, 1.5)
+    return ["data=folder", f"data.root={root / 'clips'}"]
+
+
+def _header_only(root: Path) -> list[str]:
+    (root / "clips.csv").write_text("path,genre\n")
+    return ["data=csv", f"data.root={root / 'clips.csv'}"]
+
+
+def _root_is_a_file(root: Path) -> list[str]:
+    (root / "a.wav").write_bytes(b"RIFF")
+    return ["data=folder", f"data.root={root / 'a.wav'}"]
+
+
+def _one_clip_genre(root: Path) -> list[str]:
+    write_genre_folder(root / "clips", {"Jazz": 440.0, "Rock": 900.0}, 4, 1.5)
+    for extra in range(1, 4):
+        (root / "clips" / "Rock" / f"clip {extra}.wav").unlink(missing_ok=True)
+        (root / "clips" / "Rock" / f"clip {extra}.mp3").unlink(missing_ok=True)
+    return ["data=folder", f"data.root={root / 'clips'}"]
+
+
+DATA_SHAPES = [
+    (_one_genre, "has one genre (Jazz) among its usable clips"),
+    (_header_only, "has a header but no rows"),
+    (lambda root: ["data=folder", f"data.root={root / 'nowhere'}"], "does not exist"),
+    (_root_is_a_file, "is not a folder"),
+    (_one_clip_genre, "only 1 clip(s)"),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), DATA_SHAPES, ids=lambda c: getattr(c, "__name__", c))
+def test_data_that_cannot_train_is_one_sentence_and_no_run(
+    make, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A dataset's shape is checked before the MLflow run opens: a typo leaves no FAILED run."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    argv = [*make(tmp_path), "data.clip_seconds=1.5", "data.chunk_seconds=1"]
+    argv += ["data.min_seconds=0.5"]
+    argv += [f"mlflow.tracking_uri={uri}", f"data.cache_dir={tmp_path}/cache"]
+    argv += [f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    stderr = exit_2_in_process(argv, monkeypatch, capsys)
+    (line,) = [x for x in stderr.splitlines() if x.startswith("genre: ")]  # beside the progress
+    assert expected in line, line
+    client = mlflow.MlflowClient(uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
