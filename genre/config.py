@@ -36,6 +36,7 @@ from genre.util import CONF_DIR
 BIG = 1_000_000_000  # an upper bound for counts that have no natural one
 
 BALANCE_OPTIONS = ("none", "weights", "sampler")
+CONFLICTS = ("keep_first", "drop_both", "stop")  # genre.data.conflicts
 KINDS = ("stft", "mel")
 SCALES = ("db", "log", "log1p", "linear")
 NORMALIZATIONS = ("instance", "none")
@@ -79,6 +80,8 @@ class DataConfig:
     test_fraction: float = 0.15
     split_seed: int = 0
     balance: str = "none"  # none | weights (inverse-frequency loss) | sampler (balanced batches)
+    # One recording under two genres: keep_first (the copy kept) | drop_both | stop
+    conflicts: str = "keep_first"
     batch_size: int = 32
     num_workers: int = 0  # DataLoader workers; crops come from a memmap, so 0-2 is plenty
     decode_workers: int | None = None  # processes for the one-time decode; null = all cores
@@ -101,6 +104,7 @@ class DataConfig:
         check_range("data.val_fraction", self.val_fraction, 0.0, 0.99)
         check_range("data.test_fraction", self.test_fraction, 0.0, 0.99 - self.val_fraction)
         check_choice("data.balance", self.balance, BALANCE_OPTIONS)
+        check_choice("data.conflicts", self.conflicts, CONFLICTS)
         check_range("data.batch_size", self.batch_size, 1, 1_000_000)
         check_range("data.num_workers", self.num_workers, 0, 1024)
         if self.decode_workers is not None:

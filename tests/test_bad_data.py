@@ -4,8 +4,10 @@ need prepare or permissions are in test_prepare.py, prediction's in test_reprodu
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +16,13 @@ import pytest
 import soundfile as sf
 import soxr
 from bad_files import RATE, music, non_utf8, symlink_loop, write_audio
+from helpers import exit_2_in_process, write_genre_folder
 from omegaconf import OmegaConf
 
+from genre.config import compose_config
 from genre.data.audio import DecodeError, read_mono
 from genre.data.cache import AudioSpec, load_or_build
+from genre.data.datamodule import GenreDataModule
 from genre.data.sources import read_manifest
 from genre.errors import GenreError
 from genre.synth.mix import Settings, render
@@ -238,3 +243,50 @@ def test_dc_only_and_implausible_sample_rates_are_rejected(
         read_mono(path, RATE, min_seconds=0.5)
     music_with_offset = read_mono(write_audio(tmp_path / "y.wav", 0.3 + music()), RATE)
     assert music_with_offset.samples.mean() == pytest.approx(0.3, abs=0.01)
+
+
+def conflict_folder(root: Path) -> Path:
+    """Jazz, rock and classical clips, where every rock file is a copy of a jazz file."""
+    write_genre_folder(root, {"jazz": 330.0, "classical": 660.0}, 8, 1.0)
+    (root / "rock").mkdir()
+    for i, jazz in enumerate(sorted((root / "jazz").glob("*.wav"))[:4]):
+        shutil.copy(jazz, root / "rock" / f"copy {i}.wav")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("policy", "genres", "split_clips"),
+    [("keep_first", ["classical", "jazz"], 16), ("drop_both", ["classical", "jazz"], 12)],
+)
+def test_one_recording_under_two_genres_is_a_labelling_conflict(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, policy: str, genres: list, split_clips: int
+) -> None:
+    root = conflict_folder(tmp_path / "music")
+    cfg = compose_config(
+        [
+            "data=folder", f"data.root={root}", "data.clip_seconds=1", "data.chunk_seconds=0.5",
+            f"data.cache_dir={tmp_path / 'cache'}", f"data.conflicts={policy}",
+        ]
+    )  # fmt: skip
+    data = GenreDataModule(cfg.data)
+    with caplog.at_level(logging.WARNING, logger="genre"):
+        data.load()
+    assert data.genres == genres
+    assert data.clips["split"].isin(["train", "val", "test"]).sum() == split_clips
+    said = caplog.text
+    assert "4 clip(s) have the same audio as a clip of another genre, a labelling conflict" in said
+    assert "Genre rock loses 4 clip(s) to copies of other clips" in said
+    assert "Genre rock has no clip left" in said
+
+
+def test_a_labelling_conflict_can_stop_the_run(tmp_path, monkeypatch, capsys) -> None:
+    root = conflict_folder(tmp_path / "music")
+    argv = [
+        "data=folder", f"data.root={root}", "data.clip_seconds=1", "data.chunk_seconds=0.5",
+        f"data.cache_dir={tmp_path / 'cache'}", "data.conflicts=stop",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.run.dir={tmp_path}/run",
+    ]  # fmt: skip
+    stderr = exit_2_in_process(argv, monkeypatch, capsys)
+    (line,) = [line for line in stderr.splitlines() if line.startswith("genre: ")]
+    assert "4 clip(s) of" in line and "have the same audio as a clip of another genre" in line
+    assert line.endswith("fix their labels, or set data.conflicts=keep_first or drop_both.")

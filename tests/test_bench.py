@@ -168,3 +168,25 @@ def test_unknown_row_is_refused(tmp_path):
     )
     assert done.returncode == 2
     assert "unknown row" in done.stderr and not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.slow
+def test_embed_row_times_a_probe_trial_against_the_audio_path(tmp_path, musicnn_wheel):
+    out = tmp_path / "bench.json"
+    done = run_module(
+        "genre.bench", "--quick", "--rows", "embed", "--clips-per-genre", "3",
+        "--clip-seconds", "6", "--out", str(out), "--workdir", str(tmp_path / "work"),
+        cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = json.loads(out.read_text())["rows"]["embed"]
+    assert row["status"] == "ok", row["reason"]
+    trial, build = row["metrics"]
+    seconds = row["details"]["seconds"]
+    assert trial["ours"] == seconds["warm"] and trial["baseline"] == seconds["audio"]
+    assert trial["target"]["text"] == "<= 0.05x"  # at least 20 times faster
+    assert build["ours"] == pytest.approx(max(0.0, seconds["cold"] - seconds["warm"]))
+    # The cold and warm trials train the same probe on the same cached embeddings.
+    best = row["details"]["best_objective"]
+    assert best["cold"] == best["warm"]
+    assert list((tmp_path / "work" / "cache").glob("embed-*"))

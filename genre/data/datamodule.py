@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
+from genre.data.conflicts import resolve
 from genre.data.sources import SPLITS, TAGS, read_manifest, split_tags
 from genre.data.splits import assign_splits
 from genre.data.windows import collate_windows, window_starts
@@ -129,8 +130,12 @@ class GenreDataModule(pl.LightningDataModule):
                     "rejected.csv for the reasons."
                 )
             _check_chunk_fits(cache, float(d.chunk_seconds), d.root or d.source)
+            clips = cache.clips
+            if not self.tagging:
+                policy = d.get("conflicts", "keep_first")
+                clips = resolve(clips, manifest.clips, cache, policy, d.root or d.source)
             self.clips = assign_splits(
-                cache.clips, d.val_fraction, d.test_fraction, int(d.split_seed), self.tagging
+                clips, d.val_fraction, d.test_fraction, int(d.split_seed), self.tagging
             )
             self.cache = cache
         return self.cache

@@ -58,7 +58,7 @@ def _split_units(
 def check_splits(clips: pd.DataFrame) -> None:
     """Every genre must be trainable, and validation must exist for model selection."""
     train_genres = set(clips.loc[clips["split"] == "train", "genre"])
-    missing = sorted(set(clips["genre"]) - train_genres)
+    missing = sorted(set(clips["genre"].dropna()) - train_genres)
     if missing:
         raise GenreError(
             f"Genre(s) {missing} have no training clips: add clips or fix the split column."
