@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +24,10 @@ from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
-from genre.config import is_tagging, validate
+from genre.config import is_tagging, settings, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
-from genre.ddp import ddp_job, ddp_worker, is_ddp_worker
+from genre.ddp import ddp_job, ddp_job_of_worker, is_ddp_worker
 from genre.embed.plan import plan
 from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
@@ -53,11 +54,12 @@ def train(
     with _trial_and_run(cfg, trainer, tags or {}) as (trial, run):
         # Built inside the run, so that bad data or a bad config combination is a FAILED run
         # with its error, like any other failure of a sweep's trial.
-        data = GenreDataModule(cfg.data, is_tagging(cfg))
+        data = GenreDataModule(settings(cfg, "data"), is_tagging(cfg))
         data.load()
         net = build_network(cfg, data.labels)
         # A frozen pretrained network's head trains on its cached embeddings (genre.embed).
-        data, trained, trained_on = plan(cfg, data, net)
+        embed, augment, features = (settings(cfg, g) for g in ("embed", "augment", "features"))
+        data, trained, trained_on = plan(embed, augment, features, data, net)
         run.log_setup(cfg, data, net, trained_on)
         module = build_module(cfg, trained, data.class_weights())
         pruning = _pruning(cfg, trainer, trial)
@@ -105,6 +107,18 @@ def _pruning(cfg: DictConfig, trainer: pl.Trainer, trial: optuna.Trial | None) -
         # On every rank, for the verdict's broadcast; only rank 0 has the trial.
         return [DistributedPruning(trial, cfg.objective)]
     return [] if trial is None else [pruning_callback(trial, cfg.objective)]
+
+
+def ddp_worker() -> None:
+    """What a local rank after 0 runs (genre.ddp): the job rank 0 handed on, in step with rank 0
+    and untracked, whatever its command line says."""
+    try:
+        train(*ddp_job_of_worker())
+    except Exception as exc:
+        # Rank 0 records how the job ended (pruned, failed). Exiting non-zero would only make
+        # Lightning's process observer SIGKILL rank 0: in a sweep, the sweeper and its next trials.
+        if not isinstance(exc, optuna.TrialPruned):
+            traceback.print_exc()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

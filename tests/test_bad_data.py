@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from bad_files import RATE, music, non_utf8, symlink_loop, write_audio
-from omegaconf import OmegaConf
 
+from genre.config import DataConfig
 from genre.data.audio import DecodeError, read_mono
 from genre.data.cache import AudioSpec, load_or_build
 from genre.data.sources import read_manifest
@@ -24,7 +24,7 @@ SPEC = AudioSpec(sample_rate=RATE, clip_seconds=1.5, min_seconds=0.5)
 
 
 def csv_manifest(table: Path):
-    return read_manifest(OmegaConf.create({"source": "csv", "root": str(table)}))
+    return read_manifest(DataConfig(source="csv", root=str(table)))
 
 
 def test_loud_float_audio_is_scaled_never_stored_as_inf(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
     broken = non_utf8(chanson, b"Cass\xe9e.wav")
     broken.write_bytes(b"RIFF, but cut off")
     write_audio(root / "Jazz" / "ok.wav", music(freq=900.0))
-    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(root)}))
+    manifest = read_manifest(DataConfig(source="folder", root=str(root)))
     cache = load_or_build(manifest, SPEC, tmp_path / "cache", workers=1)
     assert sorted(map(os.fsencode, cache.clips["path"])) == sorted(
         [os.fsencode(chanson / os.fsdecode(n)) for n in names] + [os.fsencode(root / "Jazz/ok.wav")]

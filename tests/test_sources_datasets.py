@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers import ROOT
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from replicas import (
     MTAT_CLIPS,
     fma_replica,
@@ -18,6 +18,7 @@ from replicas import (
     write_tracks_csv,
 )
 
+from genre.config import DataConfig, settings
 from genre.data.audio import DecodeError, read_mono
 from genre.data.sources import read_manifest
 from genre.data.sources.fma import fma
@@ -30,13 +31,15 @@ SHIPPED_SPLIT = ROOT / "genre" / "resources" / "gtzan_split"
 GENRE_TAGS = ["classical", "rock", "techno", "jazz", "new age", "hard rock"]
 
 
-def config(name: str, **overrides: object) -> DictConfig:
-    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides."""
-    return OmegaConf.merge(
-        OmegaConf.load(CONF / "folder.yaml"),
-        {k: v for k, v in OmegaConf.load(CONF / f"{name}.yaml").items() if k != "defaults"},
+def config(name: str, **overrides: object) -> DataConfig:
+    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides, as
+    the data layer gets it."""
+    data = OmegaConf.merge(
+        *({k: v for k, v in OmegaConf.load(CONF / f).items() if k != "defaults"}
+          for f in ("folder.yaml", f"{name}.yaml")),
         overrides,
-    )
+    )  # fmt: skip
+    return settings(OmegaConf.create({"data": data}), "data")
 
 
 def by_id(manifest) -> dict[str, dict]:
@@ -332,7 +335,7 @@ def test_fma_errors(tmp_path: Path) -> None:
     (tmp_path / "fma_small").mkdir()
     with pytest.raises(GenreError, match="tracks.csv does not exist"):
         fma(config("fma", root=str(tmp_path)))
-    with pytest.raises(GenreError, match="not an FMA subset"):
+    with pytest.raises(GenreError, match="Unknown data.subset 'tiny'"):
         fma(config("fma", root=str(tmp_path), subset="tiny"))
     tracks = tmp_path / "fma_metadata" / "tracks.csv"
     write_tracks_csv(tracks)

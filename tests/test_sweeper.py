@@ -197,7 +197,12 @@ def test_dead_trial_is_failed_and_its_parameters_run_again(workdir: Path) -> Non
     dead = study.ask(space)
     with Heartbeat(open_storage(url), [dead._trial_id], interval=1):
         pass  # one beat, then the "process" dies
-    time.sleep(2.5)  # past the grace period of 1 s
+    # Until its beat is older than the grace period of 1 s, as the sweeper below judges it.
+    judge = open_storage(url, heartbeat_interval=1, grace_period=1)
+    deadline = time.monotonic() + 30
+    while judge._get_stale_trial_ids(study._study_id) != [dead._trial_id]:
+        assert time.monotonic() < deadline, "the dead trial's heartbeat never went stale"
+        time.sleep(0.1)
 
     done = run_sweep(
         workdir,

@@ -23,6 +23,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 
 from genre import GENRES, compare, predict, train
+from genre.config import DataConfig, settings
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import read_manifest
 from genre.data.sources.fma import fma
@@ -42,13 +43,15 @@ CONF = ROOT / "conf" / "data"
 SYNTH = ["task=tagging", "data=synth", "data.clips_per_genre=8", "data.clip_seconds=4", *TINY_RUN]
 
 
-def data_config(name: str, **overrides: object):
-    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides."""
-    return OmegaConf.merge(
-        OmegaConf.load(CONF / "folder.yaml"),
-        {k: v for k, v in OmegaConf.load(CONF / f"{name}.yaml").items() if k != "defaults"},
+def data_config(name: str, **overrides: object) -> DataConfig:
+    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides, as
+    the data layer gets it."""
+    data = OmegaConf.merge(
+        *({k: v for k, v in OmegaConf.load(CONF / f).items() if k != "defaults"}
+          for f in ("folder.yaml", f"{name}.yaml")),
         overrides,
-    )
+    )  # fmt: skip
+    return settings(OmegaConf.create({"data": data}), "data")
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -238,7 +241,8 @@ def test_csv_tags_in_every_split_multi_hot_and_pos_weight(tmp_path: Path) -> Non
     rows += [("rock;guitar", "val"), ("guitar", "val"), ("rock", "test"), ("guitar", "test")]
     table = write_tagged(tmp_path, rows)
     cfg = train.compose_config(["task=tagging", "data=csv", f"data.root={table}", *TINY_RUN])
-    data = GenreDataModule(OmegaConf.merge(cfg.data, {"balance": "weights"}), tagging=True)
+    cfg.data.balance = "weights"
+    data = GenreDataModule(settings(cfg, "data"), tagging=True)
     assert data.labels == data.tags == ["guitar", "rock"]
     _, labels = data.split_rows("train")
     assert labels.tolist() == [[1, 1], [0, 1], [0, 0], [1, 0]]  # the untagged clip: all negative
