@@ -66,6 +66,7 @@ def test_windows_cover_each_clip_at_most_a_hop_apart():
     assert np.diff(starts).max() <= 16_000 and starts[-1] + 16_000 == 47_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -95,6 +96,7 @@ def test_cached_embeddings_predict_what_the_waveform_network_predicts(
     torch.testing.assert_close(from_cache, from_audio, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_standardisation_takes_the_training_split_s_statistics(tiny_folder, tmp_path):
     cfg = config(tiny_folder, tmp_path, "model.standardize=true", "model.clip_pool=mean")
     data = GenreDataModule(settings(cfg, "data"))
@@ -190,6 +192,7 @@ def test_whole_clip_evaluation_on_the_waveform_path(tiny_folder, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_a_window_longer_than_every_clip_is_one_sentence(
     tiny_folder, tmp_path, monkeypatch, capsys
 ):

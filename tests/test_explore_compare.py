@@ -16,6 +16,7 @@ from genre.errors import GenreError
 FIGURES = ("class_distribution", "projection_pca", "projection_lda", "spectrograms")
 
 
+@pytest.mark.slow
 def test_explore_saves_and_logs_its_figures(tiny_folder: Path, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = tmp_path / "explore"
@@ -48,6 +49,7 @@ def test_explore_saves_and_logs_its_figures(tiny_folder: Path, tmp_path: Path) -
     assert {f"explore/{name}.png" for name in FIGURES} <= logged
 
 
+@pytest.mark.slow
 def test_explore_unknown_example_clip_is_one_line(tiny_folder: Path, tmp_path: Path) -> None:
     result = run_module(
         "genre.explore",
@@ -110,6 +112,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
     return uri, ids
 
 
+@pytest.mark.slow
 def test_compare_ranks_a_sweep(
     store: tuple[str, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -136,6 +139,7 @@ def test_compare_ranks_a_sweep(
     assert [line.split()[-1] for line in printed[2:]] == [ids["mid"], ids["high"]]
 
 
+@pytest.mark.slow
 def test_compare_whole_experiment_and_another_metric(
     store: tuple[str, dict[str, str]], capsys: pytest.CaptureFixture
 ) -> None:
@@ -157,6 +161,7 @@ def test_compare_whole_experiment_and_another_metric(
     assert capsys.readouterr().out.splitlines()[2].split()[-1] == ids["single"]
 
 
+@pytest.mark.slow
 def test_compare_over_seeds_gives_mean_and_confidence_interval(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -32,6 +32,8 @@ from test_sweeper import (
     sweep_error,
 )
 
+pytestmark = pytest.mark.slow  # every test starts PostgreSQL, sweep workers or a tracking server
+
 TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
 
 

@@ -22,6 +22,8 @@ from mlflow.tracking import MlflowClient
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+pytestmark = pytest.mark.slow  # genre's sweeps, run end to end through python -m genre.train -m
+
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
 
 
@@ -232,7 +234,6 @@ def test_unreachable_tracking_server_fails_in_one_sentence(workdir: Path) -> Non
 # --- the real training job ----------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_genre_train_sweep_tracks_each_trial_under_the_study(workdir: Path) -> None:
     tiny = ["data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN, "model=cnn3"]
     sweep = [

@@ -122,6 +122,7 @@ def test_label_smoothing_changes_the_loss(tiny_folder):
 # --- callbacks -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_that_stops_improving(tiny_folder, tmp_path):
     # With a learning rate of 0 the objective never improves after the first epoch.
     cfg = tiny_config(
@@ -188,6 +189,7 @@ def test_balanced_sampler_draws_genres_alike(skewed):
     assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.05)  # 10:2:2 on disk
 
 
+@pytest.mark.slow
 def test_mixup_trains_with_the_balanced_sampler(skewed, tmp_path):
     cfg = skewed_config(skewed, "data.balance=sampler", "augment.mixup=0.4")
     trainer, _, checkpoint = fit(cfg, tmp_path)
@@ -222,6 +224,7 @@ class NotFinite(nn.Module):
         return x.mean(dim=(1, 2, 3))[:, None] * self.scale * float("nan")
 
 
+@pytest.mark.slow
 def test_divergence_is_checked_per_epoch_without_a_per_step_sync(tiny_folder, tmp_path):
     cfg = tiny_config(tiny_folder, "trainer.max_epochs=3")
     calls = []
