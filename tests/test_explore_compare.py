@@ -192,6 +192,7 @@ def test_compare_over_seeds_gives_mean_and_confidence_interval(
     assert table.loc["a", "minutes"] == pytest.approx(1.5)
 
 
+@pytest.mark.slow
 def test_compare_bad_input(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     uri, _ = store
     with pytest.raises(GenreError, match="No experiment 'genres' at .*; there are: Default, genre"):

@@ -263,6 +263,7 @@ def test_predict_sources_agree_on_any_length_rate_and_channels(
         assert len(short["top"]) == 2
 
 
+@pytest.mark.slow
 def test_predict_checkpoint_that_does_not_match_its_config(
     trained: SimpleNamespace, tmp_path: Path
 ) -> None:
