@@ -19,8 +19,7 @@ from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, Model
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from genre.config import is_tagging, model_target
-from genre.data.datamodule import chunk_samples, hop_samples
+from genre.config import is_tagging, model_target, settings
 from genre.errors import GenreError
 from genre.model.augment import WaveAugment
 from genre.model.module import GenreClassifier, OptimizerFactory, SchedulerFactory
@@ -69,16 +68,16 @@ def build_network(cfg: DictConfig, genres: list[str]) -> GenreNet:
         if isinstance(exc.__cause__, GenreError):
             raise exc.__cause__ from None
         raise
-    augment = cfg.get("augment") or {}
+    augment, data = cfg.get("augment") or {}, settings(cfg, "data")
     return GenreNet(
         _front_end(cfg, getattr(classifier, "SPECTROGRAM", None)),
         classifier,
         genres,
-        int(cfg.data.sample_rate),
-        chunk_samples(cfg.data),
+        data.sample_rate,
+        data.chunk_samples,
         WaveAugment(augment.get("gain_db", 0.0), augment.get("shift", 0.0)),
         multilabel=is_tagging(cfg),
-        hop_samples=hop_samples(cfg.data),
+        hop_samples=data.hop_samples,
     )
 
 

@@ -28,10 +28,15 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from genre.errors import GenreError, check_choice, check_members, check_range
 from genre.pretrained.names import ARCHS, LAYERS, VARIANTS
-from genre.util import CONF_DIR
+from genre.util import CONF_DIR, cache_dir
+
+# data.cache_dir's default: genre's cache folder, as genre.util.cache_dir says it, resolved when
+# the config is (so $GENRE_CACHE is read then, and a logged config holds the folder itself).
+OmegaConf.register_new_resolver("genre.cache_dir", lambda: str(cache_dir()), replace=True)
 
 BIG = 1_000_000_000  # an upper bound for counts that have no natural one
 
@@ -85,7 +90,7 @@ class DataConfig:
     batch_size: int = 32
     num_workers: int = 0  # DataLoader workers; crops come from a memmap, so 0-2 is plenty
     decode_workers: int | None = None  # processes for the one-time decode; null = all cores
-    cache_dir: str = "${oc.env:GENRE_CACHE,${oc.env:HOME}/.cache/genre}"
+    cache_dir: str = "${genre.cache_dir:}"
 
     def __post_init__(self) -> None:
         check_range("data.sample_rate", self.sample_rate, 1000, 384_000)
@@ -109,6 +114,22 @@ class DataConfig:
         check_range("data.num_workers", self.num_workers, 0, 1024)
         if self.decode_workers is not None:
             check_range("data.decode_workers", self.decode_workers, 1, 1024)
+
+    @property
+    def chunk_samples(self) -> int:
+        """Samples in one crop: ``chunk_seconds`` at ``sample_rate``."""
+        return samples(self.chunk_seconds, self.sample_rate)
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples between the windows that cover a clip: ``hop_seconds``, or a whole crop."""
+        hop = self.chunk_seconds if self.hop_seconds is None else self.hop_seconds
+        return samples(hop, self.sample_rate)
+
+
+def samples(seconds: float, rate: int) -> int:
+    """A duration of the config in whole samples at ``rate`` Hz."""
+    return int(round(float(seconds) * int(rate)))
 
 
 @dataclass
@@ -500,6 +521,26 @@ NODES = {
 }
 
 
+def settings(cfg: DictConfig, group: str) -> Any:
+    """A group of a composed (or logged) config as its plain dataclass, for the layers that take
+    no OmegaConf (genre/data, genre/embed): over its schema's defaults (a key or group logged
+    before it existed gets its default), resolved, and checked by its ``__post_init__``."""
+    node = cfg.get(group)
+    if node is None:
+        node = OmegaConf.create()
+    schema = _schema_of(group, node)
+    if schema is None:
+        data = group == "data"
+        known = ", ".join(sorted(DATA_SCHEMAS if data else MODEL_SCHEMAS))
+        what, name = ("data source", node.get("source")) if data else (group, node.get("name"))
+        raise GenreError(f"Unknown {what} '{name}'; choose one of: {known}.")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
+    except OmegaConfBaseException as exc:  # a value of the wrong type, or an unknown key
+        where = f"{group}.{exc.full_key}" if getattr(exc, "full_key", None) else group
+        raise GenreError(f"{where}: {str(exc.msg).splitlines()[0]}") from exc
+
+
 def task_name(cfg: DictConfig) -> str:
     """The config's task; ``genre`` for configs logged before there were tasks."""
     return str(OmegaConf.select(cfg, "task.name", default="genre"))
@@ -537,7 +578,7 @@ def validate(cfg: DictConfig) -> None:
             f"features.f_max={features.f_max:g} is above {nyquist:g} Hz, half of "
             f"data.sample_rate={data.sample_rate}: lower it, or null for {nyquist:g} Hz."
         )
-    chunk = int(round(float(data.chunk_seconds) * int(data.sample_rate)))
+    chunk = samples(data.chunk_seconds, data.sample_rate)
     pretrained = "model" in cfg and hasattr(get_class(model_target(cfg.model)), "SPECTROGRAM")
     if not pretrained and int(features.n_fft) > chunk:
         raise GenreError(

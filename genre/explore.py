@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from genre.build import build_spectrogram
-from genre.config import is_tagging, validate
+from genre.config import is_tagging, settings, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import TAGS, split_tags
@@ -47,7 +47,7 @@ BATCH = 32  # clips per spectrogram call: one call per clip costs far more than 
 
 def explore(cfg: DictConfig, output_dir: Path) -> None:
     validate(cfg)
-    data = GenreDataModule(cfg.data, is_tagging(cfg))
+    data = GenreDataModule(settings(cfg, "data"), is_tagging(cfg))
     cache = data.load()
     clips = data.clips
     row = example_row(clips, cfg.example_clip)

@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 
-from genre.config import compose_config, is_tagging, validate
+from genre.config import compose_config, is_tagging, settings, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import reason_kind
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with user_errors():
         cfg = compose_config(sys.argv[1:] if argv is None else argv)
         validate(cfg)
-        data = GenreDataModule(cfg.data, is_tagging(cfg))
+        data = GenreDataModule(settings(cfg, "data"), is_tagging(cfg))
         data.load()
     with pd.option_context("display.width", 120):
         print(summary(data))

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
-from genre.config import DataConfig, check_targets, is_tagging
+from genre.config import DataConfig, check_targets, is_tagging, settings
 from genre.console import setup_console
 from genre.errors import GenreError, first_line, user_errors
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f" ({error.splitlines()[0][:300]})" if error else "")
             + ": only the metrics it logged are compared"
         )
-    fingerprint = GenreDataModule(cfg.data, is_tagging(cfg)).load().fingerprint
+    fingerprint = GenreDataModule(settings(cfg, "data"), is_tagging(cfg)).load().fingerprint
     warn_about_changes(original.data.tags, tracking.version_tags(), fingerprint)
     match_threads(original.data.tags.get(tracking.THREADS_TAG))
 
@@ -240,7 +240,8 @@ def _number(value: float | None) -> str:
 if __name__ == "__main__":
     # Lightning's DDP launcher starts local ranks 1.. by running this command line again: they
     # join the reproduction's training rather than reproduce the run.
-    from genre.ddp import ddp_worker, is_ddp_worker
+    from genre.ddp import is_ddp_worker
+    from genre.train import ddp_worker
 
     if is_ddp_worker():
         ddp_worker()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +25,10 @@ from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
-from genre.config import is_tagging, validate
+from genre.config import is_tagging, settings, validate
 from genre.console import setup_console
 from genre.data.datamodule import GenreDataModule
-from genre.ddp import ddp_job, ddp_worker, is_ddp_worker
+from genre.ddp import ddp_job, ddp_job_of_worker, is_ddp_worker
 from genre.embed.plan import plan
 from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
@@ -55,13 +56,14 @@ def train(
         open_tracking(cfg)  # a dead server is said before the data's decoding, not after
     # The data before the run: a typo in data.root, a table without rows or a dataset that
     # cannot train is one sentence, not a FAILED run left in MLflow.
-    data = GenreDataModule(cfg.data, is_tagging(cfg))
+    data = GenreDataModule(settings(cfg, "data"), is_tagging(cfg))
     data.load()
     check_labels(data, cfg)
     with _trial_and_run(cfg, trainer, tags or {}) as (trial, run):
         net = build_network(cfg, data.labels)
         # A frozen pretrained network's head trains on its cached embeddings (genre.embed).
-        data, trained, trained_on = plan(cfg, data, net)
+        embed, augment, features = (settings(cfg, g) for g in ("embed", "augment", "features"))
+        data, trained, trained_on = plan(embed, augment, features, data, net)
         run.log_setup(cfg, data, net, trained_on)
         module = build_module(cfg, trained, data.class_weights())
         pruning = _pruning(cfg, trainer, trial)
@@ -137,6 +139,18 @@ def main() -> None:
         if stop.code == 1 and isinstance(stop.__context__, CompactHydraException):
             sys.exit(2)
         raise
+
+
+def ddp_worker() -> None:
+    """What a local rank after 0 runs (genre.ddp): the job rank 0 handed on, in step with rank 0
+    and untracked, whatever its command line says."""
+    try:
+        train(*ddp_job_of_worker())
+    except Exception as exc:
+        # Rank 0 records how the job ended (pruned, failed). Exiting non-zero would only make
+        # Lightning's process observer SIGKILL rank 0: in a sweep, the sweeper and its next trials.
+        if not isinstance(exc, optuna.TrialPruned):
+            traceback.print_exc()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

@@ -1,5 +1,6 @@
-"""Small helpers with one home each: where the project lives, the code version, URLs fit to
-show, environment variables set for a block, and MLflow's fail-fast settings."""
+"""Small helpers with one home each: where the project lives, genre's cache folder, the code
+version, URLs fit to show, environment variables set for a block, and MLflow's fail-fast
+settings."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hydra_plugins.genre_optuna_sweeper.urls import without_password
 __all__ = [
     "CONF_DIR",
     "PROJECT_ROOT",
+    "cache_dir",
     "git_version",
     "mlflow_fail_fast",
     "restored_environment",
@@ -24,6 +26,13 @@ __all__ = [
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def cache_dir() -> Path:
+    """genre's cache folder, ``$GENRE_CACHE`` or ``~/.cache/genre``: where the pretrained weights
+    live, and the default of ``data.cache_dir``."""
+    return Path(os.environ.get("GENRE_CACHE", Path.home() / ".cache" / "genre")).expanduser()
+
 
 # MLflow's HTTP settings for requests that decide whether a command can go on at all (opening a
 # store, the sweeper's parent run and bookkeeping): a server that is down is reported in seconds,

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,6 +69,21 @@ def run_module(
         timeout=timeout,
         check=False,
     )
+
+
+def data_settings(name: str, **overrides: object) -> Any:
+    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with ``overrides``:
+    the dataclass the data layer gets (genre.config.settings)."""
+    from omegaconf import OmegaConf
+
+    from genre.config import settings
+
+    data = OmegaConf.merge(
+        *({k: v for k, v in OmegaConf.load(ROOT / "conf" / "data" / f).items() if k != "defaults"}
+          for f in ("folder.yaml", f"{name}.yaml")),
+        overrides,
+    )  # fmt: skip
+    return settings(OmegaConf.create({"data": data}), "data")
 
 
 def free_port() -> int:

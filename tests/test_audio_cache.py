@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from helpers import ROOT, tone
-from omegaconf import OmegaConf
 
+from genre.config import DataConfig
 from genre.data.audio import DecodeError, read_mono
 from genre.data.cache import AudioSpec, load_or_build
 from genre.data.sources import Manifest, read_manifest
@@ -121,7 +121,7 @@ def test_cache_roundtrip_rejects_and_reuses(tmp_path):
 
 
 def test_parallel_build_matches_serial(tiny_folder, tmp_path):
-    data = OmegaConf.create({"source": "folder", "root": str(tiny_folder)})
+    data = DataConfig(source="folder", root=str(tiny_folder))
     manifest = read_manifest(data)
     serial = load_or_build(manifest, SPEC, tmp_path / "a", workers=1)
     parallel = load_or_build(manifest, SPEC, tmp_path / "b", workers=2)
@@ -138,9 +138,9 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tiny_folder, tmp_p
 
     midway = tmp_path / "midway"
     build = (
-        "from omegaconf import OmegaConf; from genre.data.sources import read_manifest;"
+        "from genre.config import DataConfig; from genre.data.sources import read_manifest;"
         "from genre.data.cache import AudioSpec, load_or_build;"
-        f"m = read_manifest(OmegaConf.create({{'source': 'folder', 'root': '{tiny_folder}'}}));"
+        f"m = read_manifest(DataConfig(source='folder', root='{tiny_folder}'));"
         f"load_or_build(m, AudioSpec(16000, 0.5, 0.1), {str(tmp_path / 'c')!r}, workers=1)"
     )
     # The first run stops at a known point: its first clip decoded into the partial cache, the
@@ -173,7 +173,7 @@ def test_second_builder_of_a_cold_cache_uses_the_first_ones(tiny_folder, tmp_pat
     import shutil
     from pathlib import Path
 
-    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(tiny_folder)}))
+    manifest = read_manifest(DataConfig(source="folder", root=str(tiny_folder)))
     other = load_or_build(manifest, SPEC, tmp_path / "other", workers=1)
     target = tmp_path / "cache" / other.path.name
     rename = Path.rename
@@ -195,7 +195,7 @@ def test_only_this_hosts_abandoned_builds_are_removed(tiny_folder, tmp_path):
     id means nothing here, is left alone; this host's dead builder's folder is removed."""
     import socket
 
-    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(tiny_folder)}))
+    manifest = read_manifest(DataConfig(source="folder", root=str(tiny_folder)))
     from genre.data import cache as cache_module
 
     key = cache_module.fingerprint(manifest, SPEC)

@@ -17,9 +17,8 @@ import soundfile as sf
 import soxr
 from bad_files import RATE, music, non_utf8, symlink_loop, write_audio
 from helpers import exit_2_in_process, write_genre_folder
-from omegaconf import OmegaConf
 
-from genre.config import compose_config
+from genre.config import DataConfig, compose_config, settings
 from genre.data.audio import DecodeError, read_mono
 from genre.data.cache import AudioSpec, load_or_build
 from genre.data.datamodule import GenreDataModule
@@ -31,7 +30,7 @@ SPEC = AudioSpec(sample_rate=RATE, clip_seconds=1.5, min_seconds=0.5)
 
 
 def csv_manifest(table: Path):
-    return read_manifest(OmegaConf.create({"source": "csv", "root": str(table)}))
+    return read_manifest(DataConfig(source="csv", root=str(table)))
 
 
 def test_loud_float_audio_is_scaled_never_stored_as_inf(tmp_path: Path) -> None:
@@ -171,7 +170,7 @@ def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
     broken = non_utf8(chanson, b"Cass\xe9e.wav")
     broken.write_bytes(b"RIFF, but cut off")
     write_audio(root / "Jazz" / "ok.wav", music(freq=900.0))
-    manifest = read_manifest(OmegaConf.create({"source": "folder", "root": str(root)}))
+    manifest = read_manifest(DataConfig(source="folder", root=str(root)))
     cache = load_or_build(manifest, SPEC, tmp_path / "cache", workers=1)
     assert sorted(map(os.fsencode, cache.clips["path"])) == sorted(
         [os.fsencode(chanson / os.fsdecode(n)) for n in names] + [os.fsencode(root / "Jazz/ok.wav")]
@@ -268,7 +267,7 @@ def test_one_recording_under_two_genres_is_a_labelling_conflict(
             f"data.cache_dir={tmp_path / 'cache'}", f"data.conflicts={policy}",
         ]
     )  # fmt: skip
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     with caplog.at_level(logging.WARNING, logger="genre"):
         data.load()
     assert data.genres == genres

@@ -20,6 +20,8 @@ from helpers import ROOT, run_module
 from genre.bench.common import Metric, RowResult, Target
 from genre.bench.report import table
 
+pytestmark = pytest.mark.slow  # python -m genre.bench, run end to end
+
 HAS_LIBROSA = importlib.util.find_spec("librosa") is not None
 
 

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from genre.build import build_module, build_network
+from genre.config import settings
 from genre.data.datamodule import GenreDataModule
 
 # The tiny folder's splits hold 3 validation and 3 test clips: 2 + 1 over two processes, where a
@@ -86,7 +87,7 @@ def test_rank_zero_alone_tracks_one_finished_run(ddp_run, tmp_path):
 def test_ddp_metrics_are_those_of_one_process_on_the_same_checkpoint(ddp_run):
     (run,), _, work = ddp_run
     cfg = OmegaConf.create(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/config.yaml"))
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     data.load()
     counts = pd.read_csv(
         io.StringIO(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/clips_per_split.csv"))

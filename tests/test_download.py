@@ -282,6 +282,7 @@ def run_download(
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_sentence_and_the_rerun_resumes(mirror, tmp_path):
     """The disk fills up at 1 MB: a file-size limit on the process (RLIMIT_FSIZE, as prlimit sets
     it) fails writes the way a full disk does, without a mount."""
@@ -321,6 +322,7 @@ def test_a_root_that_is_not_writable_is_one_sentence(mirror, tmp_path):
     assert mirror.requests == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_what_arrived_and_a_rerun_resumes(mirror, tmp_path):
     files = mtg_jamendo_files(tmp_path / "src", filler=3_000_000)
     mirror.files.update(files)

@@ -15,11 +15,11 @@ from helpers import TINY_RUN, exit_2_in_process, run_module
 from torch.utils.data import DataLoader
 
 from genre.build import build_network
-from genre.config import compose_config
+from genre.config import compose_config, settings
 from genre.data.datamodule import GenreDataModule
 from genre.data.windows import collate_windows, window_starts
 from genre.embed import cache as embed_cache
-from genre.embed.plan import plan
+from genre.embed.plan import plan as plan_of
 from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
 from genre.model import transfer
@@ -46,6 +46,12 @@ def config(folder: Path, cache: Path, *overrides: str):
     )
 
 
+def plan(cfg, data, net):
+    """genre.embed.plan with the settings train.py hands it."""
+    groups = (settings(cfg, group) for group in ("embed", "augment", "features"))
+    return plan_of(*groups, data, net)
+
+
 def batches(dataset) -> tuple[torch.Tensor, torch.Tensor]:
     (inputs, mask, _), *_ = DataLoader(dataset, batch_size=64, collate_fn=collate_windows)
     return inputs, mask
@@ -60,6 +66,7 @@ def test_windows_cover_each_clip_at_most_a_hop_apart():
     assert np.diff(starts).max() <= 16_000 and starts[-1] + 16_000 == 47_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -72,7 +79,7 @@ def test_cached_embeddings_predict_what_the_waveform_network_predicts(
     tiny_folder, tmp_path, overrides
 ):
     cfg = config(tiny_folder, tmp_path, "data.hop_seconds=0.5", *overrides)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     data.load()
     net = build_network(cfg, data.labels)
     cached, probe, trained_on = plan(cfg, data, net)
@@ -89,9 +96,10 @@ def test_cached_embeddings_predict_what_the_waveform_network_predicts(
     torch.testing.assert_close(from_cache, from_audio, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_standardisation_takes_the_training_split_s_statistics(tiny_folder, tmp_path):
     cfg = config(tiny_folder, tmp_path, "model.standardize=true", "model.clip_pool=mean")
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     data.load()
     net = build_network(cfg, data.labels)
     cached, _, _ = plan(cfg, data, net)
@@ -105,7 +113,7 @@ def test_one_cache_per_model_and_gain_reused_and_rebuilt_when_its_key_changes(
     tiny_folder, tmp_path, monkeypatch
 ):
     cfg = config(tiny_folder, tmp_path, "model.variant=msd+mtt", "augment.gain_db=6")
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     data.load()
     net = build_network(cfg, data.labels)
     cached, _, _ = plan(cfg, data, net)
@@ -184,6 +192,7 @@ def test_whole_clip_evaluation_on_the_waveform_path(tiny_folder, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_a_window_longer_than_every_clip_is_one_sentence(
     tiny_folder, tmp_path, monkeypatch, capsys
 ):

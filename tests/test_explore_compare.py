@@ -17,6 +17,7 @@ from genre.errors import GenreError
 FIGURES = ("class_distribution", "projection_pca", "projection_lda", "spectrograms")
 
 
+@pytest.mark.slow
 def test_explore_saves_and_logs_its_figures(tiny_folder: Path, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = tmp_path / "explore"
@@ -49,6 +50,7 @@ def test_explore_saves_and_logs_its_figures(tiny_folder: Path, tmp_path: Path) -
     assert {f"explore/{name}.png" for name in FIGURES} <= logged
 
 
+@pytest.mark.slow
 def test_explore_unknown_example_clip_is_one_line(tiny_folder: Path, tmp_path: Path) -> None:
     result = run_module(
         "genre.explore",
@@ -137,6 +139,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
     return uri, ids
 
 
+@pytest.mark.slow
 def test_compare_ranks_a_sweep(
     store: tuple[str, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -163,6 +166,7 @@ def test_compare_ranks_a_sweep(
     assert [line.split()[-1] for line in printed[2:]] == [ids["mid"], ids["high"]]
 
 
+@pytest.mark.slow
 def test_compare_whole_experiment_and_another_metric(
     store: tuple[str, dict[str, str]], capsys: pytest.CaptureFixture
 ) -> None:
@@ -184,6 +188,7 @@ def test_compare_whole_experiment_and_another_metric(
     assert capsys.readouterr().out.splitlines()[2].split()[-1] == ids["single"]
 
 
+@pytest.mark.slow
 def test_compare_over_seeds_gives_mean_and_confidence_interval(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -214,6 +219,7 @@ def test_compare_over_seeds_gives_mean_and_confidence_interval(
     assert table.loc["a", "minutes"] == pytest.approx(1.5)
 
 
+@pytest.mark.slow
 def test_compare_bad_input(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     uri, _ = store
     client = mlflow.MlflowClient(uri)

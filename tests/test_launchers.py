@@ -21,6 +21,8 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 from test_sweeper import load_trials, parents, run_sweep, runs_of, states, sweep_env
 
+pytestmark = pytest.mark.slow  # every test runs a sweep through a launcher's worker processes
+
 # The fixtures, shared: an empty migrated MLflow store, and a directory holding a copy of it.
 mlflow_db = test_sweeper.mlflow_db
 workdir = test_sweeper.workdir
@@ -198,7 +200,6 @@ def test_a_batch_whose_job_process_dies_runs_again(workdir: Path) -> None:
     assert "RUNNING" not in {r.info.status for r in runs.values()}
 
 
-@pytest.mark.slow
 def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     # A finished trial that scored 2.0 at epoch 1, which no macro-F1 reaches, makes the median
     # pruner's verdict certain: the 2-epoch trial is pruned after its second epoch, while the

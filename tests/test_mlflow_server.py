@@ -15,6 +15,8 @@ import soundfile as sf
 from helpers import TINY_RUN, MlflowServer, run_module, tone
 from omegaconf import OmegaConf
 
+pytestmark = pytest.mark.slow  # a real MLflow server, and a sweep and a training run against it
+
 EXPERIMENT = "served"
 
 

@@ -49,6 +49,7 @@ def csv_dataset(tmp_path):
     return tmp_path / "clips.csv"
 
 
+@pytest.mark.slow
 def test_prepare_reports_clips_and_rejections(csv_dataset, tmp_path):
     args = [
         "data=csv",
@@ -80,6 +81,7 @@ def test_prepare_reports_clips_and_rejections(csv_dataset, tmp_path):
     assert again.stdout == out
 
 
+@pytest.mark.slow
 def test_prepare_rejects_clips_below_the_minimum(csv_dataset, tmp_path):
     result = run_module(
         "genre.prepare",
@@ -133,6 +135,7 @@ def test_given_splits_are_kept_and_checked():
         assign_splits(clips, 0.2, 0.2, seed=0)
 
 
+@pytest.mark.slow
 def test_prepare_lists_every_file_it_leaves_out(tmp_path):
     """Issue 14's classes of unusable files in a folder dataset: each is listed in rejected.csv
     with its reason and counted by prepare; nothing vanishes and nothing stops the run."""
@@ -205,6 +208,7 @@ def test_prepare_lists_every_file_it_leaves_out(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_prepare_lists_csv_rows_without_path_or_genre(tmp_path):
     """A spreadsheet's export (Windows-1252, semicolons, CRLF): a row without a path or without a
     genre is listed with its reason, and a genre with a stray space is no class of its own."""

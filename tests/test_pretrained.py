@@ -258,6 +258,7 @@ def test_damaged_converted_file_is_rebuilt(wheel: Path) -> None:
     assert weights.load_pretrained("vgg", "mtt")[1] == digest
 
 
+@pytest.mark.slow
 def test_missing_wheel_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path))
     command = f"python -m pip download musicnn==0.1.0 --no-deps -d {tmp_path / 'pretrained'}"

@@ -68,6 +68,7 @@ def trained(tiny_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Simp
     return SimpleNamespace(cwd=cwd, uri=uri, run_id=run.info.run_id, run_dir=cwd / "run")
 
 
+@pytest.mark.slow
 def test_reproduce_gives_identical_metrics_on_cpu(
     trained: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,6 +124,7 @@ def test_reproduce_of_an_unfinished_run_compares_only_what_it_logged() -> None:
     assert table.splitlines()[-1] == "All 2 metrics are identical (the original ended KILLED)."
 
 
+@pytest.mark.slow
 def test_reproduce_refuses_unknown_override_keys(trained: SimpleNamespace) -> None:
     base = [trained.run_id, "--tracking-uri", trained.uri]
     with pytest.raises(GenreError, match="'trainer.max_epoch' is not in the run's config"):
@@ -158,6 +160,7 @@ def test_reproduce_overrides_and_clears_the_sweep_fields() -> None:
     assert cfg.data.cache_dir != "/elsewhere"
 
 
+@pytest.mark.slow
 def test_reproduce_unknown_run_is_one_line(trained: SimpleNamespace, tmp_path: Path) -> None:
     result = run_module("genre.reproduce", "0" * 32, "--tracking-uri", trained.uri, cwd=tmp_path)
     assert result.returncode == 2
@@ -168,6 +171,7 @@ def test_reproduce_unknown_run_is_one_line(trained: SimpleNamespace, tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_reproduce_run_without_config(trained: SimpleNamespace) -> None:
     client = mlflow.MlflowClient(trained.uri)
     experiment = client.get_experiment_by_name("repro").experiment_id
@@ -177,6 +181,7 @@ def test_reproduce_run_without_config(trained: SimpleNamespace) -> None:
         reproduce.main([bare.info.run_id, "--tracking-uri", trained.uri])
 
 
+@pytest.mark.slow
 def test_unreachable_tracking_server_fails_fast(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on once this closes
         s.bind(("127.0.0.1", 0))
@@ -202,6 +207,7 @@ def test_missing_sqlite_store_is_not_created(tmp_path: Path) -> None:
     assert not (tmp_path / "typo.db").exists()
 
 
+@pytest.mark.slow
 def test_predict_real_recordings_and_a_file_that_is_not_audio(
     trained: SimpleNamespace, tmp_path: Path
 ) -> None:
@@ -235,6 +241,7 @@ def test_predict_real_recordings_and_a_file_that_is_not_audio(
     assert sum(str(not_audio) in line for line in result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_predict_sources_agree_on_any_length_rate_and_channels(
     trained: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -269,6 +276,7 @@ def test_predict_sources_agree_on_any_length_rate_and_channels(
         assert len(short["top"]) == 2
 
 
+@pytest.mark.slow
 def test_predict_checkpoint_that_does_not_match_its_config(
     trained: SimpleNamespace, tmp_path: Path
 ) -> None:
@@ -299,6 +307,7 @@ def test_predict_checkpoint_that_does_not_match_its_config(
         predict.load_checkpoint(named, trained.run_dir / ".hydra" / "config.yaml")
 
 
+@pytest.mark.slow
 def test_predict_bad_model_sources_are_one_line(trained: SimpleNamespace, tmp_path: Path) -> None:
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(100, dtype=np.float32), 8000)
@@ -321,6 +330,7 @@ def test_predict_bad_model_sources_are_one_line(trained: SimpleNamespace, tmp_pa
         predict.main([str(audio), "--run", "0" * 32, "--tracking-uri", trained.uri])
 
 
+@pytest.mark.slow
 def test_predict_skips_every_file_it_cannot_read(trained: SimpleNamespace, tmp_path: Path) -> None:
     """Files that cannot be read among ones that can: each is skipped with its reason, and every
     file after it is still predicted."""

@@ -32,6 +32,8 @@ from test_sweeper import (
     sweep_error,
 )
 
+pytestmark = pytest.mark.slow  # every test starts PostgreSQL, sweep workers or a tracking server
+
 TOY = ("x=interval(-2, 2)", "kind=a,b", "hydra/sweeper/pruner=none")
 
 
@@ -151,7 +153,16 @@ def test_a_killed_workers_trial_is_failed_run_again_and_its_run_ended(
 
     wait_for("the victim to run a trial", victim_runs_a_trial)
     survivor = start_worker(tmp_path, *overrides, "hydra.sweep.dir=multirun/survivor")
-    time.sleep(1.0)
+
+    def survivor_runs_a_trial() -> bool:
+        trials = study_trials(postgres_url, "kill", tmp_path)
+        return any(
+            t.state == TrialState.RUNNING and t.user_attrs.get("pid") == survivor.pid
+            for t in trials
+        )
+
+    # Both at work on the study, so that the survivor is the one to find the victim's trial dead.
+    wait_for("the survivor to run a trial", survivor_runs_a_trial)
     victim.kill()  # SIGKILL: no handler runs, no trial is told, no MLflow run is ended
     victim.communicate()
     out, err = finish(survivor)

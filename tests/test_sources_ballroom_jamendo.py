@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 from replicas import ballroom_replica, mtg_jamendo_replica, write_tone
 
+from genre.config import DataConfig, MtgJamendoDataConfig
 from genre.data.sources import read_manifest
 from genre.errors import GenreError
 
 
-def data(source: str, root: Path, **keys: object):
-    return OmegaConf.create({"source": source, "root": str(root), **keys})
+def data(source: str, root: Path, **keys: object) -> DataConfig:
+    schema = MtgJamendoDataConfig if source == "mtg_jamendo" else DataConfig
+    return schema(source=source, root=str(root), **keys)
 
 
 def reasons(manifest) -> dict[str, str]:

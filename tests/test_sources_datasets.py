@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT
-from omegaconf import DictConfig, OmegaConf
+from helpers import ROOT, SHARED, data_settings
 from replicas import (
     MTAT_CLIPS,
     fma_replica,
@@ -25,18 +24,8 @@ from genre.data.sources.gtzan import GENRES, gtzan
 from genre.data.sources.mtat import mtat
 from genre.errors import GenreError
 
-CONF = ROOT / "conf" / "data"
 SHIPPED_SPLIT = ROOT / "genre" / "resources" / "gtzan_split"
 GENRE_TAGS = ["classical", "rock", "techno", "jazz", "new age", "hard rock"]
-
-
-def config(name: str, **overrides: object) -> DictConfig:
-    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides."""
-    return OmegaConf.merge(
-        OmegaConf.load(CONF / "folder.yaml"),
-        {k: v for k, v in OmegaConf.load(CONF / f"{name}.yaml").items() if k != "defaults"},
-        overrides,
-    )
 
 
 def by_id(manifest) -> dict[str, dict]:
@@ -63,7 +52,7 @@ def mtat_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_mtat_genre_tags_folder_split_groups_and_rejections(mtat_root: Path) -> None:
-    manifest = read_manifest(config("mtat", root=str(mtat_root), genre_tags=GENRE_TAGS))
+    manifest = read_manifest(data_settings("mtat", root=str(mtat_root), genre_tags=GENRE_TAGS))
     clips = by_id(manifest)
     assert {k: (v["genre"], v["split"]) for k, v in clips.items()} == {
         "2": ("classical", "test"),
@@ -87,7 +76,7 @@ def test_mtat_genre_tags_folder_split_groups_and_rejections(mtat_root: Path) -> 
 
 def test_mtat_tag_mapping_merges_tags_of_one_genre(mtat_root: Path) -> None:
     tags = {"classical": "Classical", "rock": "Rock", "hard rock": "Rock", "techno": "Electronica"}
-    manifest = mtat(config("mtat", root=str(mtat_root), genre_tags=tags))
+    manifest = mtat(data_settings("mtat", root=str(mtat_root), genre_tags=tags))
     clips = by_id(manifest)
     assert {k: v["genre"] for k, v in clips.items()} == {
         "2": "Classical",
@@ -113,7 +102,7 @@ def test_mtat_genre_map_by_album(mtat_root: Path, tmp_path: Path, sep: str) -> N
             "Genre": ["Classical", "Early Music", "Electronica"],
         }
     ).to_csv(genre_map, sep=sep, index=False)
-    manifest = mtat(config("mtat", root=str(mtat_root), genre_map=str(genre_map)))
+    manifest = mtat(data_settings("mtat", root=str(mtat_root), genre_map=str(genre_map)))
     assert {k: v["genre"] for k, v in by_id(manifest).items()} == {
         "2": "Classical",
         "6": "Classical",
@@ -129,7 +118,7 @@ def test_mtat_genre_map_by_mp3_path(mtat_root: Path, tmp_path: Path) -> None:
         "mp3_path,genre\n"
         "0/jacob_heringman-black_cow-02-bakfark_non_accedat_ad_te_malum-0-29.mp3,Lute\n"
     )
-    manifest = mtat(config("mtat", root=str(mtat_root), genre_map=str(genre_map)))
+    manifest = mtat(data_settings("mtat", root=str(mtat_root), genre_map=str(genre_map)))
     assert {k: v["genre"] for k, v in by_id(manifest).items()} == {"10": "Lute"}
 
 
@@ -145,7 +134,7 @@ def test_mtat_genre_map_by_mp3_path(mtat_root: Path, tmp_path: Path) -> None:
 )
 def test_mtat_genre_options_errors(mtat_root: Path, overrides: dict, message: str) -> None:
     with pytest.raises(GenreError, match=message):
-        mtat(config("mtat", root=str(mtat_root), **overrides))
+        mtat(data_settings("mtat", root=str(mtat_root), **overrides))
 
 
 @pytest.mark.parametrize(
@@ -159,23 +148,23 @@ def test_mtat_genre_options_errors(mtat_root: Path, overrides: dict, message: st
 def test_mtat_bad_genre_map(mtat_root: Path, tmp_path: Path, content: str, message: str) -> None:
     genre_map = write_bytes(tmp_path / "map.csv", content.encode())
     with pytest.raises(GenreError, match=message):
-        mtat(config("mtat", root=str(mtat_root), genre_map=str(genre_map)))
+        mtat(data_settings("mtat", root=str(mtat_root), genre_map=str(genre_map)))
 
 
 def test_mtat_missing_root_and_metadata(tmp_path: Path) -> None:
     with pytest.raises(GenreError, match="not set"):
-        mtat(config("mtat", genre_tags=["rock"]))
+        mtat(data_settings("mtat", genre_tags=["rock"]))
     with pytest.raises(GenreError, match="does not exist"):
-        mtat(config("mtat", root=str(tmp_path / "nowhere"), genre_tags=["rock"]))
+        mtat(data_settings("mtat", root=str(tmp_path / "nowhere"), genre_tags=["rock"]))
     root = mtat_replica(tmp_path / "mtat")
     (root / "clip_info_final.csv").unlink()
     with pytest.raises(GenreError, match="clip_info_final.csv does not exist"):
-        mtat(config("mtat", root=str(root), genre_tags=["rock"]))
+        mtat(data_settings("mtat", root=str(root), genre_tags=["rock"]))
     # Re-saved with commas: the header is one column, so neither clip_id nor mp3_path is found.
     mtat_replica(root)
     (root / "annotations_final.csv").write_text("clip_id,rock,mp3_path\n2,1,f/a.mp3\n")
     with pytest.raises(GenreError, match="no column clip_id, mp3_path"):
-        mtat(config("mtat", root=str(root), genre_tags=["rock"]))
+        mtat(data_settings("mtat", root=str(root), genre_tags=["rock"]))
 
 
 # --- GTZAN -------------------------------------------------------------------------------------
@@ -196,7 +185,7 @@ def split_counts(manifest) -> dict[str, int]:
 )
 def test_gtzan_shipped_artist_filtered_split(tmp_path: Path, layout: str, suffix: str) -> None:
     base = gtzan_names(tmp_path / layout, suffix)
-    manifest = read_manifest(config("gtzan", root=str(tmp_path)))
+    manifest = read_manifest(data_settings("gtzan", root=str(tmp_path)))
     assert split_counts(manifest) == {"train": 443, "val": 197, "test": 290}
     clips = by_id(manifest)
     assert clips["blues.00012"]["split"] == "test"
@@ -212,9 +201,9 @@ def test_gtzan_shipped_artist_filtered_split(tmp_path: Path, layout: str, suffix
 
 
 def test_gtzan_shipped_lists_are_the_reference_ones() -> None:
-    reference = Path("/work/shared/datasets/gtzan_split")
+    reference = SHARED / "datasets" / "gtzan_split"
     if not reference.is_dir():
-        pytest.skip("reference lists not on this machine")
+        pytest.skip(f"the reference lists are not at {reference} (shared/ beside the clone)")
     for name in ("train_filtered.txt", "valid_filtered.txt", "test_filtered.txt"):
         assert (SHIPPED_SPLIT / name).read_text() == (reference / name).read_text()
 
@@ -231,7 +220,7 @@ def test_gtzan_custom_split_dir_matches_any_extension(tmp_path: Path) -> None:
     write_bytes(lists / "train_filtered.txt", b"blues/blues.00000.wav\r\npop/pop.00001.wav\r\n")
     write_bytes(lists / "valid_filtered.txt", b"\ngenres/rock/rock.00007.wav\n")
     write_bytes(lists / "test_filtered.txt", b"jazz/jazz.00003.wav\n")
-    manifest = gtzan(config("gtzan", root=str(tmp_path), split_dir=str(lists)))
+    manifest = gtzan(data_settings("gtzan", root=str(tmp_path), split_dir=str(lists)))
     assert {k: v["split"] for k, v in by_id(manifest).items()} == {
         "blues.00000": "train",
         "rock.00007": "val",
@@ -247,7 +236,7 @@ def test_gtzan_custom_split_dir_matches_any_extension(tmp_path: Path) -> None:
 def test_gtzan_random_split_warns_and_keeps_everything(tmp_path: Path) -> None:
     gtzan_names(tmp_path / "genres_original", ".wav")
     with pytest.warns(UserWarning, match="artist"):
-        manifest = gtzan(config("gtzan", root=str(tmp_path), split_dir="random"))
+        manifest = gtzan(data_settings("gtzan", root=str(tmp_path), split_dir="random"))
     assert len(manifest.clips) == 1000
     assert manifest.clips["split"].isna().all()
     assert manifest.rejected.empty
@@ -255,7 +244,7 @@ def test_gtzan_random_split_warns_and_keeps_everything(tmp_path: Path) -> None:
 
 def test_gtzan_stem_split_by_ranges(tmp_path: Path) -> None:
     gtzan_names(tmp_path / "genres_original", ".wav")
-    manifest = gtzan(config("gtzan", root=str(tmp_path), stem_split=[35, 42]))
+    manifest = gtzan(data_settings("gtzan", root=str(tmp_path), stem_split=[35, 42]))
     clips = by_id(manifest)
     assert [clips[f"jazz.000{n}"]["split"] for n in (35, 36, 42, 43)] == [
         "train",
@@ -268,23 +257,23 @@ def test_gtzan_stem_split_by_ranges(tmp_path: Path) -> None:
     assert manifest.rejected.empty
     for bad in ([42, 35], [1], "35"):
         with pytest.raises(GenreError, match="data.stem_split"):
-            gtzan(config("gtzan", root=str(tmp_path), stem_split=bad))
+            gtzan(data_settings("gtzan", root=str(tmp_path), stem_split=bad))
 
 
 def test_gtzan_errors(tmp_path: Path) -> None:
     write_tone(tmp_path / "music" / "blues" / "blues.00000.wav", 22050)
     with pytest.raises(GenreError, match="No GTZAN genre folders"):
-        gtzan(config("gtzan", root=str(tmp_path)))
+        gtzan(data_settings("gtzan", root=str(tmp_path)))
     lists = write_bytes(tmp_path / "lists" / "train_filtered.txt", b"blues/blues.00000.wav\n")
     with pytest.raises(GenreError, match="lacks valid_filtered.txt, test_filtered.txt"):
-        gtzan(config("gtzan", root=str(tmp_path / "music"), split_dir=str(lists.parent)))
+        gtzan(data_settings("gtzan", root=str(tmp_path / "music"), split_dir=str(lists.parent)))
     write_bytes(lists.parent / "valid_filtered.txt", b"blues/blues.00000.au\n")
     write_bytes(lists.parent / "test_filtered.txt", b"")
     with pytest.raises(GenreError, match="blues/blues.00000 is in two of the split lists"):
-        gtzan(config("gtzan", root=str(tmp_path / "music"), split_dir=str(lists.parent)))
+        gtzan(data_settings("gtzan", root=str(tmp_path / "music"), split_dir=str(lists.parent)))
     write_tone(tmp_path / "music" / "blues" / "blues.00000.au", 22050)
     with pytest.raises(GenreError, match="two formats"):
-        gtzan(config("gtzan", root=str(tmp_path / "music")))
+        gtzan(data_settings("gtzan", root=str(tmp_path / "music")))
 
 
 # --- FMA ---------------------------------------------------------------------------------------
@@ -292,7 +281,7 @@ def test_gtzan_errors(tmp_path: Path) -> None:
 
 def test_fma_small(tmp_path: Path) -> None:
     root = fma_replica(tmp_path, subsets=("small",))
-    manifest = read_manifest(config("fma", root=str(root)))
+    manifest = read_manifest(data_settings("fma", root=str(root)))
     clips = by_id(manifest)
     assert {k: (v["genre"], v["split"], v["group"]) for k, v in clips.items()} == {
         "000002": ("Hip-Hop", "train", "1"),
@@ -310,7 +299,7 @@ def test_fma_small(tmp_path: Path) -> None:
 
 def test_fma_subsets_are_nested(tmp_path: Path) -> None:
     root = fma_replica(tmp_path, subsets=("medium", "large"))
-    medium = fma(config("fma", root=str(root), subset="medium"))
+    medium = fma(data_settings("fma", root=str(root), subset="medium"))
     assert set(medium.clips["clip_id"]) == {
         "000002",
         "000005",
@@ -320,7 +309,7 @@ def test_fma_subsets_are_nested(tmp_path: Path) -> None:
         "000020",
     }
     assert all("/fma_medium/" in p for p in medium.clips["path"])
-    large = fma(config("fma", root=str(root), subset="large"))
+    large = fma(data_settings("fma", root=str(root), subset="large"))
     assert set(large.clips["clip_id"]) == set(medium.clips["clip_id"]) | {"000040"}
     assert reasons(large)["000030.mp3"] == "no top genre"
     assert len(large.rejected) == 3
@@ -328,16 +317,16 @@ def test_fma_subsets_are_nested(tmp_path: Path) -> None:
 
 def test_fma_errors(tmp_path: Path) -> None:
     with pytest.raises(GenreError, match="fma_small does not exist"):
-        fma(config("fma", root=str(tmp_path)))
+        fma(data_settings("fma", root=str(tmp_path)))
     (tmp_path / "fma_small").mkdir()
     with pytest.raises(GenreError, match="tracks.csv does not exist"):
-        fma(config("fma", root=str(tmp_path)))
-    with pytest.raises(GenreError, match="not an FMA subset"):
-        fma(config("fma", root=str(tmp_path), subset="tiny"))
+        fma(data_settings("fma", root=str(tmp_path)))
+    with pytest.raises(GenreError, match="Unknown data.subset 'tiny'"):
+        fma(data_settings("fma", root=str(tmp_path), subset="tiny"))
     tracks = tmp_path / "fma_metadata" / "tracks.csv"
     write_tracks_csv(tracks)
     flat = pd.read_csv(tracks, header=[0, 1], index_col=0)
     flat.columns = ["_".join(c) for c in flat.columns]  # a re-saved, one-row-header copy
     flat.to_csv(tracks)
     with pytest.raises(GenreError, match="no column track.genre_top, set.split"):
-        fma(config("fma", root=str(tmp_path)))
+        fma(data_settings("fma", root=str(tmp_path)))

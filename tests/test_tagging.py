@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-from helpers import TINY_RUN, exit_2_in_process, run_module, tone
-from omegaconf import OmegaConf
+from helpers import TINY_RUN, data_settings, exit_2_in_process, run_module, tone
 from replicas import MTAT_TOP50, fma_replica, mtat_replica, write_tone
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 
-from genre import GENRES, compare, predict, train
+from genre import GENRES, compare, predict
+from genre.config import compose_config, settings
 from genre.data.datamodule import GenreDataModule
 from genre.data.sources import read_manifest
 from genre.data.sources.fma import fma
@@ -37,18 +37,8 @@ from genre.synth.mix import Settings, clip_plan
 from genre.synth.recipes import clip_tags
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf" / "data"
 # A tagging run of seconds on 80 synthetic clips: every one of the 16 tags is in every split.
 SYNTH = ["task=tagging", "data=synth", "data.clips_per_genre=8", "data.clip_seconds=4", *TINY_RUN]
-
-
-def data_config(name: str, **overrides: object):
-    """``conf/data/<name>.yaml`` over ``folder.yaml``, as Hydra composes it, with overrides."""
-    return OmegaConf.merge(
-        OmegaConf.load(CONF / "folder.yaml"),
-        {k: v for k, v in OmegaConf.load(CONF / f"{name}.yaml").items() if k != "defaults"},
-        overrides,
-    )
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -143,7 +133,7 @@ def reasons(manifest) -> dict[str, str]:
 
 
 def test_mtat_top_tags_and_the_standard_split(mtat_root: Path) -> None:
-    manifest = read_manifest(data_config("mtat", root=str(mtat_root), top_tags=2), tagging=True)
+    manifest = read_manifest(data_settings("mtat", root=str(mtat_root), top_tags=2), tagging=True)
     clips = manifest.clips.set_index("clip_id")
     # guitar (4 clips in the file) and rock (3); the folders: 0-b train, c val, d-f test.
     assert clips[["tags", "split"]].to_dict("index") == {
@@ -163,7 +153,7 @@ def test_mtat_top_tags_and_the_standard_split(mtat_root: Path) -> None:
 
 
 def test_mtat_keeps_untagged_clips_on_request_and_rejects_the_empty_file(mtat_root: Path) -> None:
-    data = data_config("mtat", root=str(mtat_root), top_tags=2, keep_untagged=True)
+    data = data_settings("mtat", root=str(mtat_root), top_tags=2, keep_untagged=True)
     manifest = read_manifest(data, tagging=True)
     clips = manifest.clips.set_index("clip_id")
     assert clips.loc[["2", "6", "11"], "tags"].tolist() == ["", "", ""]  # all-negative rows
@@ -178,25 +168,25 @@ def test_mtat_ties_at_the_cut_go_to_the_first_column_and_the_published_list_is_c
     mtat_root: Path,
 ) -> None:
     # classical, strings and techno have 2 clips each: classical's column comes first.
-    three = read_manifest(data_config("mtat", root=str(mtat_root), top_tags=3), tagging=True)
+    three = read_manifest(data_settings("mtat", root=str(mtat_root), top_tags=3), tagging=True)
     assert set(";".join(three.clips["tags"]).split(";")) == {"guitar", "rock", "classical"}
     # The replica's top 50 holds its two extra columns (jazz, hard rock, 1 clip each) in place
     # of the published list's last two (no clip in the replica).
-    with pytest.warns(UserWarning, match="hard rock, jazz instead of choral, metal; scores"):
-        read_manifest(data_config("mtat", root=str(mtat_root)), tagging=True)
+    with pytest.warns(UserWarning, match="hard rock, jazz instead of choral, female voice; scores"):
+        read_manifest(data_settings("mtat", root=str(mtat_root)), tagging=True)
     assert len(MTAT_TOP50) == len(set(MTAT_TOP50)) == 50
 
 
 def test_mtat_genre_options_are_refused_for_tagging(mtat_root: Path) -> None:
     with pytest.raises(GenreError, match="make genres for task=genre"):
-        mtat(data_config("mtat", root=str(mtat_root), genre_tags=["rock"]), tagging=True)
+        mtat(data_settings("mtat", root=str(mtat_root), genre_tags=["rock"]), tagging=True)
 
 
 def test_fma_genres_all_named_and_limited_to_genres_with_enough_training_tracks(
     tmp_path: Path,
 ) -> None:
     root = fma_replica(tmp_path)
-    manifest = fma(data_config("fma", root=str(root), min_tag_tracks=2), tagging=True)
+    manifest = fma(data_settings("fma", root=str(root), min_tag_tracks=2), tagging=True)
     clips = manifest.clips.set_index("clip_id")
     # In fma_small's training split only Hip-Hop has 2 tracks; Rock and Experimental have 1.
     assert clips["tags"].to_dict() == {
@@ -207,7 +197,7 @@ def test_fma_genres_all_named_and_limited_to_genres_with_enough_training_tracks(
     }
     assert clips.loc["000010", "genre"] == "Pop"  # genre_top stays, for the figures
     assert set(manifest.rejected["reason"]) == {"no genre with 2 training tracks"}
-    one = fma(data_config("fma", root=str(root), min_tag_tracks=1), tagging=True)
+    one = fma(data_settings("fma", root=str(root), min_tag_tracks=1), tagging=True)
     tags = one.clips.set_index("clip_id")["tags"].to_dict()
     assert tags["000005"] == "Hip-Hop;Rock" and tags["099134"] == "Experimental"
     assert sorted(one.rejected["reason"]) == ["empty file", "missing file"]
@@ -225,20 +215,21 @@ def write_tagged(root: Path, rows: list[tuple[str, str]]) -> Path:
 
 def test_csv_tags_are_tidied_and_the_genre_is_optional(tmp_path: Path) -> None:
     table = write_tagged(tmp_path, [(" guitar ;rock;; rock", "train"), ("", "val")])
-    manifest = read_manifest(data_config("csv", root=str(table)), tagging=True)
+    manifest = read_manifest(data_settings("csv", root=str(table)), tagging=True)
     assert manifest.clips["tags"].tolist() == ["guitar;rock", ""]
     assert manifest.clips["genre"].isna().all()
     # A genre run of the same csv reads no tags and wants its genre column.
     with pytest.raises(GenreError, match="lacks column"):
-        read_manifest(data_config("csv", root=str(table)))
+        read_manifest(data_settings("csv", root=str(table)))
 
 
 def test_csv_tags_in_every_split_multi_hot_and_pos_weight(tmp_path: Path) -> None:
     rows = [("rock;guitar", "train"), ("rock", "train"), ("", "train"), ("guitar", "train")]
     rows += [("rock;guitar", "val"), ("guitar", "val"), ("rock", "test"), ("guitar", "test")]
     table = write_tagged(tmp_path, rows)
-    cfg = train.compose_config(["task=tagging", "data=csv", f"data.root={table}", *TINY_RUN])
-    data = GenreDataModule(OmegaConf.merge(cfg.data, {"balance": "weights"}), tagging=True)
+    cfg = compose_config(["task=tagging", "data=csv", f"data.root={table}", *TINY_RUN])
+    cfg.data.balance = "weights"
+    data = GenreDataModule(settings(cfg, "data"), tagging=True)
     assert data.labels == data.tags == ["guitar", "rock"]
     _, labels = data.split_rows("train")
     assert labels.tolist() == [[1, 1], [0, 1], [0, 0], [1, 0]]  # the untagged clip: all negative
@@ -297,6 +288,7 @@ def bad_run(overrides: list[str], tmp_path: Path, monkeypatch, capsys) -> str:
     return exit_2_in_process(argv, monkeypatch, capsys).strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
@@ -321,6 +313,7 @@ def test_bad_tags_are_one_sentence(rows, expected, tmp_path, monkeypatch, capsys
     assert line.startswith("genre: ") and line.endswith(expected), line
 
 
+@pytest.mark.slow
 def test_tagging_a_source_without_tags_is_one_sentence(
     tiny_folder: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

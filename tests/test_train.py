@@ -15,6 +15,8 @@ import torch
 import yaml
 from helpers import TINY_RUN, run_module, tone, write_genre_folder
 
+pytestmark = pytest.mark.slow  # python -m genre.train, run end to end
+
 TINY = ["data.clip_seconds=3", *TINY_RUN]
 
 

@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import EMAWeightAveraging
 from torch import nn
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
-from genre.config import compose_config
+from genre.config import compose_config, settings
 from genre.data.datamodule import GenreDataModule
 from genre.errors import GenreError
 from genre.model.augment import Mixup, WaveAugment
@@ -32,7 +32,7 @@ def tiny_config(root: Path, *overrides: str):
 def fit(cfg, output_dir: Path):
     """Fit ``cfg`` in this process as genre.train does; the trainer and module come back."""
     pl.seed_everything(int(cfg.seed), verbose=False)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     data.load()
     module = build_module(cfg, build_network(cfg, data.genres), data.class_weights())
     checkpoint, callbacks = build_callbacks(cfg, output_dir)
@@ -92,7 +92,7 @@ def test_warmup_then_cosine_per_step(tiny_folder, tmp_path):
             seen.append(trainer.optimizers[0].param_groups[0]["lr"])
 
     pl.seed_everything(0, verbose=False)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     module = build_module(cfg, build_network(cfg, data.genres), None)
     _, callbacks = build_callbacks(cfg, tmp_path)
     cfg.trainer.update({"enable_model_summary": False})
@@ -111,7 +111,7 @@ def test_warmup_then_cosine_per_step(tiny_folder, tmp_path):
 def test_label_smoothing_changes_the_loss(tiny_folder):
     cfg = tiny_config(tiny_folder)
     smooth = tiny_config(tiny_folder, "loss.label_smoothing=0.2")
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     net = build_network(cfg, data.genres)
     logits, targets = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([0])
     plain = build_module(cfg, net, None).task.loss(logits, targets)
@@ -122,6 +122,7 @@ def test_label_smoothing_changes_the_loss(tiny_folder):
 # --- callbacks -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_that_stops_improving(tiny_folder, tmp_path):
     # With a learning rate of 0 the objective never improves after the first epoch.
     cfg = tiny_config(
@@ -172,15 +173,15 @@ def skewed_config(csv: Path, *overrides: str):
 
 
 def test_class_weights_are_inverse_frequency(skewed):
-    data = GenreDataModule(skewed_config(skewed, "data.balance=weights").data)
+    data = GenreDataModule(settings(skewed_config(skewed, "data.balance=weights"), "data"))
     assert data.class_counts().tolist() == [10, 2, 2]
     weights = data.class_weights()
     assert torch.allclose(weights, torch.tensor([14 / 30, 14 / 6, 14 / 6]))
-    assert GenreDataModule(skewed_config(skewed).data).class_weights() is None
+    assert GenreDataModule(settings(skewed_config(skewed), "data")).class_weights() is None
 
 
 def test_balanced_sampler_draws_genres_alike(skewed):
-    data = GenreDataModule(skewed_config(skewed, "data.balance=sampler").data)
+    data = GenreDataModule(settings(skewed_config(skewed, "data.balance=sampler"), "data"))
     data.load()
     torch.manual_seed(0)
     labels = torch.cat([targets for _ in range(40) for _, targets in data.train_dataloader()])
@@ -188,6 +189,7 @@ def test_balanced_sampler_draws_genres_alike(skewed):
     assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.05)  # 10:2:2 on disk
 
 
+@pytest.mark.slow
 def test_mixup_trains_with_the_balanced_sampler(skewed, tmp_path):
     cfg = skewed_config(skewed, "data.balance=sampler", "augment.mixup=0.4")
     trainer, _, checkpoint = fit(cfg, tmp_path)
@@ -200,7 +202,7 @@ def test_mixup_trains_with_the_balanced_sampler(skewed, tmp_path):
 
 def test_crops_of_padded_clips_stay_in_the_decoded_audio(skewed, tmp_path):
     # 3 s clips kept as 5 s: 2 s of padding each, which crops must not reach.
-    data = GenreDataModule(skewed_config(skewed, "data.clip_seconds=5").data)
+    data = GenreDataModule(settings(skewed_config(skewed, "data.clip_seconds=5"), "data"))
     data.load()
     dataset = data.train_dataloader().dataset
     assert set(dataset.last_start) == {2 * RATE}
@@ -222,6 +224,7 @@ class NotFinite(nn.Module):
         return x.mean(dim=(1, 2, 3))[:, None] * self.scale * float("nan")
 
 
+@pytest.mark.slow
 def test_divergence_is_checked_per_epoch_without_a_per_step_sync(tiny_folder, tmp_path):
     cfg = tiny_config(tiny_folder, "trainer.max_epochs=3")
     calls = []
@@ -240,7 +243,7 @@ def test_divergence_is_checked_per_epoch_without_a_per_step_sync(tiny_folder, tm
             count_syncs(pl_module)
 
     pl.seed_everything(0, verbose=False)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     module = build_module(cfg, build_network(cfg, data.genres), None)
     checkpoint, callbacks = build_callbacks(cfg, tmp_path)
     cfg.trainer.update({"enable_model_summary": False})
@@ -279,7 +282,7 @@ def test_a_chunk_longer_than_most_clips_is_one_sentence(tiny_folder, tmp_path):
 
 def test_fast_dev_run_fits_and_tests_the_module(tiny_folder):
     cfg = tiny_config(tiny_folder)
-    data = GenreDataModule(cfg.data)
+    data = GenreDataModule(settings(cfg, "data"))
     module = build_module(cfg, build_network(cfg, data.genres), None)
     trainer = pl.Trainer(
         fast_dev_run=True, logger=False, enable_progress_bar=False, enable_model_summary=False

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ try:
     from selenium.common.exceptions import (
         ElementClickInterceptedException,
         StaleElementReferenceException,
+        TimeoutException,
         WebDriverException,
     )
     from selenium.webdriver.chrome.service import Service
@@ -331,7 +332,9 @@ def test_experiment_opens_on_its_training_runs(sweep: Sweep, browser: Browser) -
     with browser.check("experiment-opened", "the experiment opens on its training runs"):
         page = landing(browser, sweep)
         if page == "overview":
-            time.sleep(3)  # let the overview render for the screenshot
+            # Rendered for the failure's screenshot: drawn once the page names the experiment.
+            with suppress(TimeoutException):
+                browser.text(EXPERIMENT)
         assert page == "runs", (
             f"MLflow's UI opened the experiment on {browser.driver.current_url}, not on its "
             f"runs table (the experiment's tags: {sweep.experiment_tags})"

@@ -252,9 +252,10 @@ class Workspace:
     def data(self):
         """The project's DataModule on the workspace dataset, its cache built (once)."""
         if self._data is None:
+            from genre.config import settings
             from genre.data.datamodule import GenreDataModule
 
-            data = GenreDataModule(self.cfg.data)
+            data = GenreDataModule(settings(self.cfg, "data"))
             start = time.perf_counter()
             data.load()
             progress(

@@ -17,7 +17,7 @@ import time
 from omegaconf import OmegaConf
 
 from genre.bench.common import Metric, RowResult, Target, Workspace, progress
-from genre.config import compose_config
+from genre.config import compose_config, settings
 
 
 def demo_config(extra: list[str]):
@@ -92,7 +92,7 @@ def run(ws: Workspace) -> RowResult:
     from genre.data.datamodule import GenreDataModule
 
     cfg = compose_config(["data=synth", *data])
-    GenreDataModule(cfg.data).load()
+    GenreDataModule(settings(cfg, "data")).load()
 
     off, how_off = no_pruning_overrides(n_trials)
     sides = {"median": [], "none": off}

@@ -20,9 +20,9 @@ from genre.bench.common import (
     interleaved,
     median,
     rate,
-    torch_threads,
 )
 from genre.build import build_spectrogram
+from genre.util import torch_threads
 
 TOLERANCE_DB = 0.01
 """Largest allowed |ours - librosa| of any bin, in dB (power_to_db of both, top_db 80)."""

@@ -7,13 +7,13 @@ tags."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from genre.data.cache import AudioSpec, Cache, load_or_build, open_audio
@@ -22,6 +22,9 @@ from genre.data.sources import SPLITS, TAGS, read_manifest, split_tags
 from genre.data.splits import assign_splits
 from genre.data.windows import collate_windows, window_starts
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import DataConfig
 
 
 class ClipCrops(Dataset):
@@ -68,17 +71,6 @@ class ClipCrops(Dataset):
         return torch.from_numpy(np.array(wave)).float(), torch.as_tensor(self.labels[i])
 
 
-def chunk_samples(data: DictConfig) -> int:
-    """Samples in one crop: ``data.chunk_seconds`` at ``data.sample_rate``."""
-    return int(round(float(data.chunk_seconds) * int(data.sample_rate)))
-
-
-def hop_samples(data: DictConfig) -> int:
-    """Samples between the windows that cover a clip: ``data.hop_seconds``, or a whole crop."""
-    hop = data.get("hop_seconds")
-    return chunk_samples(data) if hop is None else int(round(float(hop) * int(data.sample_rate)))
-
-
 def valid_samples(cache: Cache) -> np.ndarray:
     """Each cached clip's decoded length in samples (the rest of its row is padding)."""
     return (cache.clips["seconds"].to_numpy() * cache.meta["sample_rate"]).astype(np.int64)
@@ -97,10 +89,10 @@ def _check_chunk_fits(cache: Cache, chunk_seconds: float, name: str) -> None:
 
 
 class GenreDataModule(pl.LightningDataModule):
-    """The clips of ``data`` (a ``data`` config node), labelled by genre, or by their tags when
+    """The clips of ``data`` (the ``data`` settings), labelled by genre, or by their tags when
     ``tagging``."""
 
-    def __init__(self, data: DictConfig, tagging: bool = False):
+    def __init__(self, data: DataConfig, tagging: bool = False):
         super().__init__()
         self.data, self.tagging = data, tagging
         self.cache: Cache | None = None
@@ -113,7 +105,7 @@ class GenreDataModule(pl.LightningDataModule):
 
     @property
     def chunk_samples(self) -> int:
-        return chunk_samples(self.data)
+        return self.data.chunk_samples
 
     def prepare_data(self) -> None:
         self.load()
@@ -132,7 +124,7 @@ class GenreDataModule(pl.LightningDataModule):
             _check_chunk_fits(cache, float(d.chunk_seconds), d.root or d.source)
             clips = cache.clips
             if not self.tagging:
-                policy = d.get("conflicts", "keep_first")
+                policy = d.conflicts
                 clips = resolve(clips, manifest.clips, cache, policy, d.root or d.source)
             self.clips = assign_splits(
                 clips, d.val_fraction, d.test_fraction, int(d.split_seed), self.tagging
@@ -218,9 +210,7 @@ class GenreDataModule(pl.LightningDataModule):
         rows, labels = self.split_rows(split)
         crops = None if split == "train" else self.data.eval_crops
         crops = crops if crops in (None, "all") else int(crops)
-        return ClipCrops(
-            self.cache, rows, labels, self.chunk_samples, crops, hop_samples(self.data)
-        )
+        return ClipCrops(self.cache, rows, labels, self.chunk_samples, crops, self.data.hop_samples)
 
     def _loader(self, split: str) -> DataLoader:
         """A split's loader: training items shuffled (or balanced), evaluation items in order,

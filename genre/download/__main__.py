@@ -77,12 +77,12 @@ def check(dataset: Dataset, root: Path, options: Options) -> str:
     """``genre.prepare``'s first step, the source adapter's manifest, on what was downloaded; the
     line that reads it."""
     # Imported here: composing the config loads the training stack, which --list does not need.
-    from genre.config import compose_config
+    from genre.config import compose_config, settings
     from genre.data.sources import read_manifest
 
     overrides = [*dataset.overrides(options), f"data.root={root}"]
     cfg = compose_config(overrides)
-    manifest = read_manifest(cfg.data, dataset.tagging)
+    manifest = read_manifest(settings(cfg, "data"), dataset.tagging)
     splits = manifest.clips["split"].fillna("none").value_counts()
     counts = ", ".join(f"{split} {splits[split]}" for split in ("train", "val", "test", "none")
                        if split in splits)  # fmt: skip

@@ -4,43 +4,50 @@ needs the audio, else the audio itself (one line says why)."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from genre.data.datamodule import GenreDataModule
 from genre.embed.data import EmbeddingDataModule
 from genre.embed.probe import ProbeNet
 from genre.model.net import GenreNet
 
+if TYPE_CHECKING:
+    from genre.config import AugmentConfig, EmbedConfig, FeaturesConfig
+
 log = logging.getLogger(__name__)
 
 
-def audio_reason(cfg: DictConfig) -> str | None:
-    """Why this run of a pretrained network must train on the audio; None when cached
-    embeddings serve it."""
-    if not OmegaConf.select(cfg, "embed.cache", default=True):
+def audio_reason(
+    embed: EmbedConfig, augment: AugmentConfig, features: FeaturesConfig, freeze: str
+) -> str | None:
+    """Why this run of a pretrained network (its ``model.freeze``) must train on the audio; None
+    when cached embeddings serve it."""
+    if not embed.cache:
         return "embed.cache=false"
-    if cfg.model.get("freeze", "all") != "all":
-        return f"model.freeze={cfg.model.freeze} fine-tunes the pretrained layers"
-    features = cfg.get("features") or {}
-    if features.get("freq_masks") or features.get("time_masks"):
+    if freeze != "all":
+        return f"model.freeze={freeze} fine-tunes the pretrained layers"
+    if features.freq_masks or features.time_masks:
         return "SpecAugment (features.freq_masks, features.time_masks) changes every crop"
-    shift = OmegaConf.select(cfg, "augment.shift", default=0.0)
-    if shift:
-        return f"augment.shift={shift} moves every crop"
+    if augment.shift:
+        return f"augment.shift={augment.shift} moves every crop"
     return None
 
 
-def gains(cfg: DictConfig) -> tuple[float, ...]:
+def gains(augment: AugmentConfig) -> tuple[float, ...]:
     """The fixed gains the embeddings are computed at: 0 dB (what evaluation hears), and for
     ``augment.gain_db`` g > 0 also -g and +g dB, which training draws from."""
-    g = float(OmegaConf.select(cfg, "augment.gain_db", default=0.0))
+    g = float(augment.gain_db)
     return (0.0, -g, g) if g > 0 else (0.0,)
 
 
 def plan(
-    cfg: DictConfig, data: GenreDataModule, net: GenreNet
+    embed: EmbedConfig,
+    augment: AugmentConfig,
+    features: FeaturesConfig,
+    data: GenreDataModule,
+    net: GenreNet,
 ) -> tuple[GenreDataModule, torch.nn.Module, str]:
     """The data and the network to train for ``net`` (a loaded ``data``), and what the run
     trained on, for its record. A pretrained network with a new head trains its head on cached
@@ -49,13 +56,13 @@ def plan(
     classifier = net.classifier
     if not hasattr(classifier, "head_logits"):
         return data, net, "audio"
-    reason = audio_reason(cfg)
+    reason = audio_reason(embed, augment, features, classifier.freeze)
     standardize = classifier.standardize.enabled
     if reason is not None and not standardize:
         log.info("Training on the audio, not on cached embeddings: %s.", reason)
         return data, net, f"audio: {reason}"
-    batch = int(OmegaConf.select(cfg, "embed.batch_size", default=64))
-    cached = EmbeddingDataModule(data, net, gains(cfg) if reason is None else (0.0,), batch)
+    gains_db = gains(augment) if reason is None else (0.0,)
+    cached = EmbeddingDataModule(data, net, gains_db, embed.batch_size)
     if standardize:
         classifier.standardize.fit(cached.training_inputs())
     if reason is not None:

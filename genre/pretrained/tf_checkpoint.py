@@ -15,7 +15,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -80,18 +79,6 @@ def read_checkpoint(index: bytes, data: bytes) -> dict[str, np.ndarray]:
             raise CheckpointError(f"{name}: checksum mismatch in the data file")
         tensors[name] = np.frombuffer(raw, dtype).reshape(entry.shape).astype(DTYPES[entry.dtype])
     return tensors
-
-
-def read_checkpoint_files(prefix: str | Path) -> dict[str, np.ndarray]:
-    """``read_checkpoint`` of ``PREFIX.index`` and ``PREFIX.data-00000-of-00001``; the prefix
-    is what ``tf.train.Saver`` was given (``"run/model.ckpt"``, or ``"run/"`` for a bare
-    folder, whose files are then named ``.index`` and ``.data-...``)."""
-    prefix = str(prefix)
-    with open(prefix + ".index", "rb") as f:
-        index = f.read()
-    with open(prefix + ".data-00000-of-00001", "rb") as f:
-        data = f.read()
-    return read_checkpoint(index, data)
 
 
 def read_index(index: bytes) -> dict[str, Entry]:

@@ -30,6 +30,7 @@ from genre.errors import GenreError, first_line
 from genre.pretrained.convert import convert_checkpoint
 from genre.pretrained.names import model_name
 from genre.pretrained.tf_checkpoint import CheckpointError, read_checkpoint
+from genre.util import cache_dir
 
 WHEEL = "musicnn-0.1.0-py3-none-any.whl"
 # As PyPI publishes it (https://pypi.org/simple/musicnn/, the file's #sha256= fragment).
@@ -43,11 +44,6 @@ CONVERTED_SHA256 = {
     "MTT_vgg": "3929151bb8d4b5008d6b7cd7059ecd5d1fc857efc48780fc224fcb8c48f60f9a",
 }
 SAFETENSORS_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
-
-
-def cache_dir() -> Path:
-    """genre's cache folder: the default of ``data.cache_dir`` in ``conf/data/*.yaml``."""
-    return Path(os.environ.get("GENRE_CACHE", Path.home() / ".cache" / "genre")).expanduser()
 
 
 def pretrained_dir() -> Path:

@@ -12,12 +12,15 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.files import FS_ERRORS, MISSING, file_problem, os_reason
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import DataConfig
 
 CLIP_COLUMNS = ["clip_id", "path", "genre", "split", "group"]
 # Only in a tagging manifest, so that a genre manifest (and the fingerprint of its cache) stays
@@ -51,7 +54,7 @@ class Manifest:
         self.rejected = self.rejected[REJECT_COLUMNS].astype("string").reset_index(drop=True)
 
 
-Adapter = Callable[[DictConfig, bool], Manifest]
+Adapter = Callable[["DataConfig", bool], Manifest]
 ADAPTERS: dict[str, Adapter] = {}
 
 
@@ -111,7 +114,7 @@ def existing_root(root: str | None) -> Path:
     return path
 
 
-def read_manifest(data: DictConfig, tagging: bool = False) -> Manifest:
+def read_manifest(data: DataConfig, tagging: bool = False) -> Manifest:
     """Dispatch on ``data.source`` to the layout's adapter; ``tagging``: with each clip's tags."""
     # Imported for their registration side effect, here so that the registry is complete
     # whichever module is imported first.
@@ -130,7 +133,7 @@ def read_manifest(data: DictConfig, tagging: bool = False) -> Manifest:
         known = ", ".join(sorted(ADAPTERS))
         raise GenreError(f"Unknown data source '{data.source}'; choose one of: {known}.")
     manifest = ADAPTERS[data.source](data, tagging)
-    return tidy_tags(manifest, str(data.get("root") or data.source)) if tagging else tidy(manifest)
+    return tidy_tags(manifest, str(data.root or data.source)) if tagging else tidy(manifest)
 
 
 def genre_label(name: str) -> str:

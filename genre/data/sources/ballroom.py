@@ -8,13 +8,16 @@ parent. Ballroom has no official split: the stratified random split of ``data.va
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.sources import Manifest, adapter, existing_root, no_tags, rejections
 from genre.data.sources.folder import folder_manifest
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import DataConfig
 
 STYLES = ("ChaChaCha", "Jive", "Quickstep", "Rumba", "Samba", "Tango", "VienneseWaltz", "Waltz")
 LAYOUTS = ("BallroomData", "B_1.0/audio", ".")
@@ -22,11 +25,11 @@ NOT_A_STYLE = "not in a Ballroom style folder"
 
 
 @adapter("ballroom")
-def ballroom(data: DictConfig, tagging: bool = False) -> Manifest:
+def ballroom(data: DataConfig, tagging: bool = False) -> Manifest:
     """Manifest of a Ballroom root; see the module docstring. Styles are genres, not tags."""
     if tagging:
         raise no_tags("ballroom")
-    root = existing_root(data.get("root"))
+    root = existing_root(data.root)
     base = next((root / layout for layout in LAYOUTS if _has_styles(root / layout)), None)
     if base is None:
         raise GenreError(

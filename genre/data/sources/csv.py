@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.sources import SPLITS, TAGS, Manifest, adapter, check_files, rejections
 from genre.data.tables import read_table
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import DataConfig
 
 SPLIT_ALIASES = {"training": "train", "validation": "val", "valid": "val", "testing": "test"}
 COLUMNS_HINT = "set data.root to a csv file with columns path,genre[,split][,group]"
 
 
 @adapter("csv")
-def read_csv(data: DictConfig, tagging: bool = False) -> Manifest:
+def read_csv(data: DataConfig, tagging: bool = False) -> Manifest:
     table_path = Path(str(data.root)).expanduser().absolute()
     table = read_table(table_path, "Dataset csv", COLUMNS_HINT)
     table.columns = table.columns.str.lower()

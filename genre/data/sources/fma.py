@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.sources import (
     TAG_SEPARATOR,
@@ -24,6 +24,9 @@ from genre.data.sources import (
 )
 from genre.data.tables import read_rows, read_table
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import FmaDataConfig
 
 # Nested: each subset holds the tracks of the ones before it. fma_full has every track, untrimmed.
 SUBSETS = ("small", "medium", "large")
@@ -39,10 +42,10 @@ GENRES_ALL = ("track", "genres_all")  # e.g. "[21, 38]": every genre of the trac
 
 
 @adapter("fma")
-def fma(data: DictConfig, tagging: bool = False) -> Manifest:
+def fma(data: FmaDataConfig, tagging: bool = False) -> Manifest:
     """Manifest of an FMA root for ``data.subset``; see the module docstring."""
-    root = existing_root(data.get("root"))
-    subset = str(data.get("subset") or "small")
+    root = existing_root(data.root)
+    subset = str(data.subset)
     levels = _subset_levels(subset)
     audio = root / f"fma_{subset}"
     if not audio.is_dir():
@@ -67,7 +70,7 @@ def fma(data: DictConfig, tagging: bool = False) -> Manifest:
         names = _genre_names(root / "fma_metadata" / "genres.csv")
         clips["tags"] = _genre_tags(tracks["genres_all"], names, clips["split"], data)
         unlabelled = clips["tags"] == ""
-        reason = f"no genre with {int(data.get('min_tag_tracks', 50))} training tracks"
+        reason = f"no genre with {data.min_tag_tracks} training tracks"
     else:
         unlabelled, reason = clips["genre"].isna(), "no top genre"
     kept, bad_files = check_files(clips[~unlabelled])
@@ -88,7 +91,7 @@ def _genre_names(path: Path) -> dict[str, str]:
 
 
 def _genre_tags(
-    genres_all: pd.Series, names: dict[str, str], split: pd.Series, data: DictConfig
+    genres_all: pd.Series, names: dict[str, str], split: pd.Series, data: FmaDataConfig
 ) -> list[str]:
     """Each track's genres (``;``-joined titles) among those with at least
     ``data.min_tag_tracks`` tracks in the training split."""
@@ -100,7 +103,7 @@ def _genre_tags(
     counts = Counter(
         title for track, train in zip(titles, in_training, strict=True) if train for title in track
     )
-    minimum = int(data.get("min_tag_tracks", 50))
+    minimum = data.min_tag_tracks
     kept = {title for title, n in counts.items() if n >= minimum}
     return [TAG_SEPARATOR.join(title for title in track if title in kept) for track in titles]
 

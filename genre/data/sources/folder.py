@@ -7,20 +7,23 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.audio import AUDIO_EXTENSIONS
 from genre.data.files import file_problem, os_reason
 from genre.data.sources import Manifest, adapter, existing_root, no_tags, rejections
 from genre.errors import GenreError
 
+if TYPE_CHECKING:
+    from genre.config import DataConfig
+
 NO_GENRE = "not in a genre folder"
 
 
 @adapter("folder")
-def read_folder(data: DictConfig, tagging: bool = False) -> Manifest:
+def read_folder(data: DataConfig, tagging: bool = False) -> Manifest:
     """A folder's names are genres, not tags."""
     if tagging:
         raise no_tags("folder")

@@ -15,9 +15,9 @@ import warnings
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.audio import AUDIO_EXTENSIONS
 from genre.data.files import os_reason
@@ -31,6 +31,9 @@ from genre.data.sources import (
 )
 from genre.data.tables import read_text
 from genre.errors import GenreError
+
+if TYPE_CHECKING:
+    from genre.config import GtzanDataConfig
 
 GENRES = (
     "blues",
@@ -56,13 +59,13 @@ NOT_IN_SPLIT = "not in the artist-filtered split"
 
 
 @adapter("gtzan")
-def gtzan(data: DictConfig, tagging: bool = False) -> Manifest:
+def gtzan(data: GtzanDataConfig, tagging: bool = False) -> Manifest:
     """Manifest of a GTZAN root; see the module docstring. GTZAN has genres, no tags."""
     if tagging:
         raise no_tags("gtzan")
-    base = _genre_folders(existing_root(data.get("root")))
+    base = _genre_folders(existing_root(data.root))
     found, unreadable = _list_audio(base)
-    split_dir, stem_split = data.get("split_dir"), data.get("stem_split")
+    split_dir, stem_split = data.split_dir, data.stem_split
     if stem_split is not None:
         clips, unsplit = _split_by_stem(found, stem_split), rejections([], [])
     elif split_dir == RANDOM_SPLIT:

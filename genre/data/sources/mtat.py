@@ -13,9 +13,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from genre.data.sources import (
     TAG_SEPARATOR,
@@ -28,6 +28,9 @@ from genre.data.sources import (
 from genre.data.tables import read_table
 from genre.errors import GenreError
 from genre.pretrained.names import MTT_TAGS
+
+if TYPE_CHECKING:
+    from genre.config import MtatDataConfig
 
 ANNOTATIONS = "annotations_final.csv"
 CLIP_INFO = "clip_info_final.csv"
@@ -50,9 +53,9 @@ PUBLISHED_TOP50 = MTT_TAGS
 
 
 @adapter("mtat")
-def mtat(data: DictConfig, tagging: bool = False) -> Manifest:
+def mtat(data: MtatDataConfig, tagging: bool = False) -> Manifest:
     """Manifest of a MagnaTagATune root; see the module docstring."""
-    root = existing_root(data.get("root"))
+    root = existing_root(data.root)
     tags = _read_tsv(root / ANNOTATIONS, list(NOT_TAGS))
     info = _read_tsv(root / CLIP_INFO, ["clip_id", "artist", "album"])
     table = tags.merge(info[["clip_id", "artist", "album"]], on="clip_id", how="left")
@@ -95,15 +98,15 @@ def _album_group(table: pd.DataFrame) -> pd.Series:
     return group.mask(group == "")
 
 
-def _top_tags(data: DictConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _top_tags(data: MtatDataConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per clip: its tags among the file's ``data.top_tags`` most frequent ones (``;``-joined),
     and why it is left out (NA when kept): no such tag, unless ``data.keep_untagged``."""
-    if data.get("genre_map") is not None or data.get("genre_tags") is not None:
+    if data.genre_map is not None or data.genre_tags is not None:
         raise GenreError(
             "data.genre_map and data.genre_tags make genres for task=genre; task=tagging learns "
             "the data.top_tags most frequent tags: unset them."
         )
-    n = int(data.get("top_tags", 50))
+    n = data.top_tags
     hits = table.drop(columns=[*NOT_TAGS, "artist", "album"])
     hits = hits.apply(pd.to_numeric, errors="coerce").fillna(0).gt(0)
     # Ties at the cut go to the column that comes first in the file, on every machine alike.
@@ -123,14 +126,14 @@ def _top_tags(data: DictConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Seri
         [TAG_SEPARATOR.join(names[row]) for row in chosen], index=table.index, dtype="string"
     )
     reason = pd.Series(pd.NA, index=table.index, dtype="string")
-    if not data.get("keep_untagged", False):
+    if not data.keep_untagged:
         reason[tags == ""] = f"no top-{n} tag"
     return tags, reason
 
 
-def _genres(data: DictConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _genres(data: MtatDataConfig, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per clip: its genre (NA when it has none) and why it has none (NA when it has one)."""
-    genre_map, genre_tags = data.get("genre_map"), data.get("genre_tags")
+    genre_map, genre_tags = data.genre_map, data.genre_tags
     if genre_map is None and genre_tags is None:
         raise GenreError(
             "MagnaTagATune has no genre labels; set data.genre_map (a csv mapping mp3_path, "
@@ -179,8 +182,6 @@ def _normalise(keys: pd.Series) -> pd.Series:
 
 def _tag_genres(genre_tags: object) -> dict[str, str]:
     """``data.genre_tags`` as tag column -> genre name."""
-    if isinstance(genre_tags, DictConfig | ListConfig):
-        genre_tags = OmegaConf.to_container(genre_tags)
     if isinstance(genre_tags, Mapping):
         names = {str(tag): str(genre) for tag, genre in genre_tags.items()}
     elif isinstance(genre_tags, Sequence) and not isinstance(genre_tags, str):

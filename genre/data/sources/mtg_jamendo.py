@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from genre.data.sources import (
     TAG_SEPARATOR,
@@ -30,6 +30,9 @@ from genre.data.sources import (
 from genre.data.tables import read_text
 from genre.errors import GenreError
 
+if TYPE_CHECKING:
+    from genre.config import MtgJamendoDataConfig
+
 METADATA = "autotagging_genre.tsv"
 HEADER = ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION"]
 GENRE_PREFIX = "genre---"
@@ -38,11 +41,11 @@ AUDIO_SUFFIX = {"low": ".low.mp3", "full": ".mp3"}
 
 
 @adapter("mtg_jamendo")
-def mtg_jamendo(data: DictConfig, tagging: bool = False) -> Manifest:
+def mtg_jamendo(data: MtgJamendoDataConfig, tagging: bool = False) -> Manifest:
     """Manifest of an MTG-Jamendo root; see the module docstring."""
-    root = existing_root(data.get("root"))
+    root = existing_root(data.root)
     tracks = read_tracks(root / METADATA)
-    split_number = int(data.get("split", 0))
+    split_number = data.split
     split = pd.concat(
         [
             pd.Series(name, index=read_tracks(_split_file(root, split_number, file))["clip_id"])
@@ -50,7 +53,7 @@ def mtg_jamendo(data: DictConfig, tagging: bool = False) -> Manifest:
         ]
     )
     split = split[~split.index.duplicated()]
-    suffix = AUDIO_SUFFIX[str(data.get("audio", "low"))]
+    suffix = AUDIO_SUFFIX[data.audio]
     clips = pd.DataFrame(
         {
             "clip_id": tracks["clip_id"],

@@ -4,19 +4,22 @@ the generator writes beside the clips."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf
+from typing import TYPE_CHECKING
 
 from genre.data.sources import Manifest, adapter
 from genre.data.sources.csv import read_csv
 from genre.data.sources.folder import folder_manifest
 
+if TYPE_CHECKING:
+    from genre.config import SynthDataConfig
+
 
 @adapter("synth")
-def read_synth(data: DictConfig, tagging: bool = False) -> Manifest:
+def read_synth(data: SynthDataConfig, tagging: bool = False) -> Manifest:
     # Imported here: generating pulls in the synthesiser, which user datasets never need.
     from genre.synth import generate
     from genre.synth.files import TAGS_FILE
@@ -33,5 +36,5 @@ def read_synth(data: DictConfig, tagging: bool = False) -> Manifest:
     root = Path(str(data.cache_dir)).expanduser() / f"synth-{key}"
     generate(root, workers=data.decode_workers, **params)
     if tagging:
-        return read_csv(OmegaConf.create({"root": str(root / TAGS_FILE)}), tagging=True)
+        return read_csv(dataclasses.replace(data, root=str(root / TAGS_FILE)), tagging=True)
     return folder_manifest(root)

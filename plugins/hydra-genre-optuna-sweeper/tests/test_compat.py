@@ -59,6 +59,7 @@ def dominates(a: list[float], b: list[float]) -> bool:
 # --- the published examples ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_sphere_example_runs_as_published(tmp_path: Path) -> None:
     proc = sweep("sphere", tmp_path)
     assert "Study 'sphere' in memory (new; TPESampler, minimize)" in proc.stdout
@@ -70,6 +71,7 @@ def test_the_sphere_example_runs_as_published(tmp_path: Path) -> None:
     assert found["best_params"]["y"] in (-5, 0, 5)
 
 
+@pytest.mark.slow
 def test_the_multi_objective_example_finds_a_pareto_front(tmp_path: Path) -> None:
     proc = sweep("multi-objective", tmp_path)
     assert "(new; NSGAIISampler, minimize and minimize)" in proc.stdout
@@ -81,6 +83,7 @@ def test_the_multi_objective_example_finds_a_pareto_front(tmp_path: Path) -> Non
         assert not any(dominates(other["values"], solution["values"]) for other in solutions)
 
 
+@pytest.mark.slow
 def test_the_custom_search_space_example_adds_its_parameters(tmp_path: Path) -> None:
     # As published: `.custom-search-space-objective.configure`, a module beside the app.
     sweep("custom-search-space-objective", tmp_path, "max_z_difference_from_x=0.3")
@@ -97,6 +100,7 @@ def test_the_custom_search_space_example_adds_its_parameters(tmp_path: Path) -> 
 # --- samplers -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tpe_gives_the_trials_of_an_optuna_loop_with_the_published_settings(
     tmp_path: Path,
 ) -> None:
@@ -120,6 +124,7 @@ def test_tpe_gives_the_trials_of_an_optuna_loop_with_the_published_settings(
     assert [t.params for t in load_trials(tmp_path, "sphere")] == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sampler", "name"),
     [
@@ -151,6 +156,7 @@ def test_a_sampler_of_the_users_own_is_made_from_its_target(tmp_path: Path) -> N
     assert "(new; OwnSampler, minimize)" in proc.stdout
 
 
+@pytest.mark.slow
 def test_the_grid_stops_before_the_end_of_range_and_other_samplers_may_draw_it(
     tmp_path: Path,
 ) -> None:
@@ -208,6 +214,7 @@ def test_a_nan_result_is_a_failure_that_counts(tmp_path: Path) -> None:
 # --- what a job sees ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_sweeper_leaves_the_jobs_overrides_and_folders_alone(tmp_path: Path) -> None:
     sweep(
         "sphere", tmp_path, SQLITE, "hydra.sweeper.n_trials=3",
@@ -227,6 +234,7 @@ def test_the_sweeper_leaves_the_jobs_overrides_and_folders_alone(tmp_path: Path)
         assert env["GENRE_OPTUNA_STORAGE"] == f"sqlite:///{tmp_path}/optuna.db"
 
 
+@pytest.mark.slow
 def test_pruning_is_the_apps_opt_in(tmp_path: Path) -> None:
     """An app that asks for its trial (job_trial) reports and is pruned, here with the study in
     the sweeper's memory and the jobs in its process; outside a sweep it just runs."""
@@ -262,6 +270,7 @@ def test_defaults_differ_from_the_published_plugin_only_where_documented() -> No
     assert (sweeper.sampler.multivariate, sweeper.sampler.n_startup_trials) == (False, 10)
 
 
+@pytest.mark.slow
 def test_n_trials_counts_the_whole_study_named_after_the_job(tmp_path: Path) -> None:
     """Deliberate differences: the published plugin adds n_trials on every run, and a study
     without a name gets a new random one."""
@@ -293,6 +302,7 @@ def test_motpe_is_refused_in_one_sentence(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_sweep_returns_none_as_published(hydra_sweep_runner: Any) -> None:
     """The published plugin's own test, through Hydra's interface with only the sweeper's name
     changed: the sweep runs its jobs and returns nothing."""
