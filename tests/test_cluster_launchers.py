@@ -110,6 +110,8 @@ def launcher_overrides(launcher: str, ray_address: str | None) -> tuple[str, ...
     )
 
 
+# Test names stay short: conftest's postgres_url names each test's database by the first 50
+# characters of the test's name, its launcher included.
 @pytest.fixture(params=["submitit_local", "ray"])
 def launcher(request: pytest.FixtureRequest) -> tuple[str, ...]:
     require(request.param)
@@ -138,11 +140,12 @@ def without_password(url: str) -> str:
     return url.replace(f":{PG_PASSWORD}@", "@")
 
 
-def test_trials_run_side_by_side_prune_and_log_one_child_run_each(
+def test_side_by_side_pruned_tracked(
     launcher: tuple[str, ...], postgres_url: str, workdir: Path
 ) -> None:
     """sweeps=prune for 4 trials, 2 at a time: the first batch runs side by side, in processes
-    of the launcher's; the second is judged against it by the median pruner."""
+    of the launcher's; the second is judged against it by the median pruner (seeded: one
+    trial or more is pruned, and one or more completes)."""
     storage = without_password(postgres_url)
     cluster_sweep(
         workdir, storage, launcher, "sweeps=prune", "hydra.sweeper.n_trials=4", "epoch_seconds=1"
@@ -150,7 +153,8 @@ def test_trials_run_side_by_side_prune_and_log_one_child_run_each(
     trials = load_trials(workdir, "prune", storage=postgres_url)
     assert len(trials) == 4
     assert set(states(trials)) == {TrialState.COMPLETE, TrialState.PRUNED}
-    assert os.getpid() not in {t.user_attrs["pid"] for t in trials}
+    # The first batch: two jobs at once, in two processes.
+    assert trials[0].user_attrs["pid"] != trials[1].user_attrs["pid"]
     assert overlap(trials[0], trials[1]), "the jobs of a batch should run at once"
     parent, child = children_by_trial(workdir, trials)
     assert parent.info.status == "FINISHED"
@@ -180,9 +184,7 @@ def test_trials_run_side_by_side_prune_and_log_one_child_run_each(
             assert (folder / f"{folder.name}_0_result.pkl").is_file()
 
 
-def test_a_job_whose_process_is_killed_is_failed_and_run_again(
-    launcher: tuple[str, ...], postgres_url: str, workdir: Path
-) -> None:
+def test_killed_job_runs_again(launcher: tuple[str, ...], postgres_url: str, workdir: Path) -> None:
     """A job killed with SIGKILL (kind=crash, as by the OOM killer): the launcher loses its
     batch, the sweeper fails its trials, ends their MLflow runs and runs their parameters
     again. No trial and no run is left RUNNING."""
