@@ -31,7 +31,8 @@ from genre.data.datamodule import GenreDataModule
 from genre.ddp import ddp_job, ddp_job_of_worker, is_ddp_worker
 from genre.embed.plan import plan
 from genre.embed.probe import ProbeNet
-from genre.errors import GenreError
+from genre.errors import GenreError, user_errors
+from genre.launchers import check_installed
 from genre.pruning import DistributedPruning, pruning_callback
 from genre.tracking import NoRun, Run, open_tracking, run_summary, tracked_run
 from genre.util import CONF_DIR, torch_threads, tracking_overrides
@@ -174,4 +175,6 @@ if __name__ == "__main__":
     if is_ddp_worker():
         ddp_worker()
     else:
+        with user_errors():
+            check_installed(sys.argv[1:])
         main()

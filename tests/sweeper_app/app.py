@@ -65,14 +65,17 @@ def main(cfg: DictConfig) -> float:
     mlflow.set_experiment(cfg.mlflow.experiment)
     with job_trial() as trial:
         run = mlflow.start_run(tags=child_run_tags(trial))
-        if trial is not None:
-            trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
-            trial.set_user_attr("pid", os.getpid())  # which process ran it (worker, launcher)
-            # The thread limit a parallel launcher gave the job (joblib's: cores // n_jobs).
-            trial.set_user_attr("omp_num_threads", os.environ.get("OMP_NUM_THREADS"))
-            trial.set_user_attr("started", time.time())
-        mlflow.log_params({"x": cfg.x, "kind": cfg.kind})
+        # Everything after start_run ends the run when it raises: a launcher's worker process
+        # (Ray's, joblib's) runs the next jobs too, and must not keep this run active. (A trial
+        # of a lost batch that the sweeper failed meanwhile refuses set_user_attr.)
         try:
+            if trial is not None:
+                trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
+                trial.set_user_attr("pid", os.getpid())  # which process ran it (worker, launcher)
+                # The thread limit a parallel launcher gave the job (joblib's: cores // n_jobs).
+                trial.set_user_attr("omp_num_threads", os.environ.get("OMP_NUM_THREADS"))
+                trial.set_user_attr("started", time.time())
+            mlflow.log_params({"x": cfg.x, "kind": cfg.kind})
             value = train(cfg, trial)
         except optuna.TrialPruned:
             mlflow.set_tag("trial_state", "PRUNED")
