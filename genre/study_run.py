@@ -426,7 +426,8 @@ def register_best(
             raise
     version = client.create_model_version(
         name,
-        source=f"models:/{models[-1]}",
+        # Its folder, not models:/ID, which MLflow would look up in the default store.
+        source=client.get_logged_model(models[-1]).artifact_location,
         run_id=run_id,
         model_id=models[-1],
         description=f"Trial {best.number} of study {study.study_name!r}: "

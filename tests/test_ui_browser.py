@@ -1,6 +1,8 @@
-"""What a user sees of a sweep in MLflow's web UI, in a real headless Chromium: the experiment
-opens on its training runs, the study's parent run expands to its trials, a trial's page shows
-its parameters, metrics, dataset and figures, and the study's page its plots.
+"""What a user sees of a sweep in MLflow's web UI, in a real headless Chromium: the sweep's link
+opens its trials with their scores and searched values as columns, the experiment opens on its
+training runs, the study's parent run expands to its trials, a trial's page shows its
+parameters, metrics, dataset and figures, and the study's page its plots; and, through MLflow's
+API, what the pages do not show at a glance (models, registry, the study run's records).
 
 The browser is Debian's (`apt-get install chromium chromium-driver`), driven by Selenium through
 the system chromedriver: nothing is downloaded. Where either is missing the tests skip and say
@@ -316,10 +318,11 @@ def landing(browser: Browser, sweep: Sweep) -> str:
 
 
 def test_experiment_opens_on_its_training_runs(sweep: Sweep, browser: Browser) -> None:
-    """The link a sweep prints opens its study's run in the model-training view, and the
-    experiment's page then shows the runs table, not MLflow 3's GenAI overview: a browser that
-    never chose a view shows every experiment on that overview (MLflow 3.17 decides the view per
-    browser, whatever the experiment's kind), so genre's links name the view."""
+    """The links genre prints (a sweep's view of its trials, a run's page) open in the
+    model-training view, and the experiment's page then shows the runs table, not MLflow 3's
+    GenAI overview: a browser that never chose a view shows every experiment on that overview
+    (MLflow 3.17 decides the view per browser, whatever the experiment's kind), so genre's links
+    name the view."""
     assert sweep.experiment_tags.get("mlflow.experimentKind") == "custom_model_development"
     view = re.fullmatch(
         rf"#/experiments/{sweep.experiment_id}/runs\?viewStateShareKey=(\w+)"
@@ -397,7 +400,12 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
     parent_id = parent.info.run_id
     trial = max(sweep.trials, key=lambda r: float(r.data.params["optim.lr"]))
     trial_id = trial.info.run_id
-    dataset = trial.inputs.dataset_inputs[0].dataset
+    # Each split is an input; the page shows the training one and "+2".
+    (dataset,) = (
+        d.dataset
+        for d in trial.inputs.dataset_inputs
+        if {t.key: t.value for t in d.tags}["mlflow.data.context"] == "training"
+    )
 
     # Opened from the list of experiments, MLflow 3.17 shows a new browser's experiment in its
     # GenAI view: a user turns to the model-training view with the switch atop the sidebar, which
@@ -436,7 +444,7 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
 
     with browser.check("trial-dataset", "a trial's dataset opens on its rows and columns"):
         browser.click(
-            xpath="//h4[.='Datasets']/following-sibling::*[@role='button']",
+            xpath="//h4[.='Datasets']/following-sibling::*/descendant-or-self::*[@role='button']",
             text=f"{dataset.name} ({dataset.digest})",
         )
         rows = json.loads(dataset.profile)["num_rows"]
