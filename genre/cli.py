@@ -14,7 +14,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from genre.errors import GenreError, first_line, tracking_reason
-from genre.util import mlflow_fail_fast, without_password
+from genre.util import credentials_to_environment, mlflow_fail_fast, without_password
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # the default of conf/config.yaml's mlflow node
 
@@ -23,8 +23,11 @@ def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
-        help="MLflow store: a sqlite:/// file, a server URL, ... "
-        "(default: $MLFLOW_TRACKING_URI or %(default)s)",
+        # Credentials in a server URL go where MLflow reads them, never into what a tool writes.
+        type=credentials_to_environment,
+        help="MLflow store: a sqlite:/// file, a server URL, ... (credentials: "
+        "MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD; default: $MLFLOW_TRACKING_URI or "
+        "%(default)s)",
     )
 
 

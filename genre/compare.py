@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         filter_string = f"tags.`mlflow.parentRunId` = '{args.parent}'"
         where += f", children of {args.parent}"
     runs = mlflow.search_runs([experiment.experiment_id], filter_string=filter_string)
+    if runs.empty:
+        raise GenreError(
+            f"Experiment '{args.experiment}' has no runs yet"
+            + (f" under {args.parent}" if args.parent else "")
+            + ": train some (python -m genre.train mlflow.experiment=NAME), or pick another."
+        )
 
     table, objective = rank(runs, args.metric, where)
     unit = "runs"

@@ -13,6 +13,12 @@ relies on are checked here too.
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,6 +412,59 @@ def model_target(model: DictConfig) -> str:
     return target
 
 
+# What a config from elsewhere (a run's config.yaml, a model folder's network.yaml) may name by
+# ``_target_``: Hydra imports and calls whatever it names, so that config is code.
+GENRE_NETWORKS = frozenset(schema._target_ for schema in MODEL_SCHEMAS.values())
+OPTIMIZER_MODULE = "torch.optim."
+
+
+def check_targets(cfg: DictConfig, source: str) -> None:
+    """Refuse a config made elsewhere whose ``_target_`` names anything but one of genre's own
+    networks (``model``) or one of torch's optimisers (``optim``), before anything it names is
+    imported: loading someone else's model or run must not run their code."""
+    import torch
+
+    container = OmegaConf.to_container(cfg, resolve=False)
+    for path, target in _targets(container, ()):
+        if path not in (("model",), ("optim",)):
+            raise GenreError(
+                f"The config of {source} names code to run at {'.'.join((*path, '_target_'))}"
+                f"={target}, which genre never does: only genre's networks and torch's "
+                "optimisers are rebuilt from a config made elsewhere."
+            )
+    if "model" in cfg and model_target(cfg.model) not in GENRE_NETWORKS:
+        raise GenreError(
+            f"The config of {source} builds model._target_={cfg.model._target_}, which is not "
+            f"one of genre's networks ({', '.join(sorted(GENRE_NETWORKS))}): genre does not run "
+            "code named by a config made elsewhere."
+        )
+    optimizer = str(OmegaConf.select(cfg, "optim._target_", default=""))
+    name = optimizer.removeprefix(OPTIMIZER_MODULE)
+    candidate = getattr(torch.optim, name, None) if "." not in name else None
+    if "optim" in cfg and not (
+        optimizer.startswith(OPTIMIZER_MODULE)
+        and isinstance(candidate, type)
+        and issubclass(candidate, torch.optim.Optimizer)
+    ):
+        raise GenreError(
+            f"The config of {source} builds optim._target_={optimizer}, which is not one of "
+            "torch's optimisers (torch.optim.*): genre does not run code named by a config made "
+            "elsewhere."
+        )
+
+
+def _targets(node: object, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], object]]:
+    """``(path of the node, its _target_)`` for every node of a config that has one."""
+    if isinstance(node, dict):
+        if "_target_" in node:
+            yield path, node["_target_"]
+        for key, value in node.items():
+            yield from _targets(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _targets(value, (*path, str(index)))
+
+
 def register() -> None:
     """Put the schemas in Hydra's ConfigStore as ``<group>/base_<option>``, where the options'
     YAML files find them."""
@@ -459,13 +518,10 @@ def validate(cfg: DictConfig) -> None:
         if schema is None:
             continue  # a user's own data source or model: its own code checks it
         values = OmegaConf.to_container(node, resolve=True)
-        unknown = sorted(set(values) - set(schema.__dataclass_fields__))
-        if unknown:
-            raise GenreError(
-                f"{group}.{unknown[0]} is not a setting of {group}={node.get('name') or group}: "
-                "check its spelling (python -m genre.train --cfg job shows the config)."
-            )
+        _check_known(group, str(node.get("name") or group), values, schema.__dataclass_fields__)
         schema(**values)  # its __post_init__ checks the ranges
+    if "seed" in cfg:
+        check_range("seed", cfg.seed, 0, 2**32 - 1)  # NumPy's seeds
     if "trainer" in cfg:
         _check_trainer(cfg.trainer)
         _check_optim(cfg.optim, int(cfg.trainer.max_epochs))
@@ -485,7 +541,52 @@ def validate(cfg: DictConfig) -> None:
             f"data.chunk_seconds={data.chunk_seconds:g} at {data.sample_rate} Hz): lower "
             "features.n_fft or raise data.chunk_seconds."
         )
+    if features.kind == "mel" and not pretrained:
+        _check_n_mels(features, int(data.sample_rate))
     _check_cache_dir(Path(str(data.cache_dir)).expanduser())
+
+
+def _check_known(group: str, option: str, values: dict, known: object) -> None:
+    """Refuse a key that ``known`` lacks (a typo Hydra's ``+`` let in), naming the closest."""
+    unknown = sorted(set(values) - set(known))
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+    hint = f"did you mean {group}.{close[0]}?" if close else "check its spelling"
+    raise GenreError(
+        f"{group}.{unknown[0]} is not a setting of {group}={option}: {hint} "
+        "(python -m genre.train --cfg job shows the config)."
+    )
+
+
+def _check_n_mels(features: DictConfig, sample_rate: int) -> None:
+    """More mel filters than the FFT has bins in the band leaves some filters empty: their rows
+    are zero, and torchaudio only warns. Refuse it, naming the largest count that fills all."""
+    import torchaudio
+
+    f_max = sample_rate / 2 if features.f_max is None else float(features.f_max)
+
+    def fills(n_mels: int) -> bool:
+        with warnings.catch_warnings():  # torchaudio's own warning is what this check replaces
+            warnings.simplefilter("ignore", UserWarning)
+            banks = torchaudio.functional.melscale_fbanks(
+                int(features.n_fft) // 2 + 1, float(features.f_min), f_max, n_mels, sample_rate,
+                features.mel_norm, features.mel_scale,
+            )  # fmt: skip
+        return bool((banks.max(dim=0).values > 0).all())
+
+    n_mels = int(features.n_mels)
+    if fills(n_mels):
+        return
+    low, high = 1, n_mels  # fills(low), not fills(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fills(middle) else (low, middle)
+    raise GenreError(
+        f"features.n_mels={n_mels} is more mel filters than features.n_fft={features.n_fft} has "
+        f"frequency bins between {float(features.f_min):g} and {f_max:g} Hz (some would be "
+        f"empty): use features.n_mels={low} or fewer, or raise features.n_fft."
+    )
 
 
 def _check_task(cfg: DictConfig) -> None:
@@ -511,6 +612,9 @@ def _check_task(cfg: DictConfig) -> None:
 
 
 def _check_optim(optim: DictConfig, max_epochs: int) -> None:
+    target = get_class(str(optim._target_))
+    known = {*inspect.signature(target).parameters, "_target_", "schedule", "warmup_epochs"}
+    _check_known("optim", target.__name__.lower(), dict(optim), known - {"params", "self"})
     check_range("optim.lr", optim.get("lr", 0.0), 0.0, 100.0)
     check_range("optim.weight_decay", optim.get("weight_decay", 0.0), 0.0, 10.0)
     if "momentum" in optim:
@@ -520,14 +624,31 @@ def _check_optim(optim: DictConfig, max_epochs: int) -> None:
 
 
 def _check_trainer(trainer: DictConfig) -> None:
+    import lightning.pytorch as pl
     import torch
 
+    known = set(inspect.signature(pl.Trainer).parameters) - {"self", "callbacks", "logger"}
+    _check_known("trainer", "lightning.pytorch.Trainer", dict(trainer), known)
     check_range("trainer.max_epochs", trainer.max_epochs, 1, 1_000_000)
-    if trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+    accelerator = trainer.get("accelerator", "auto")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise GenreError(
             f"trainer.accelerator={trainer.accelerator}, but this machine has no usable GPU: "
             "use trainer=default (trainer.accelerator=auto or cpu)."
         )
+    devices = trainer.get("devices", "auto")
+    if isinstance(devices, int) and devices > 0:
+        gpu = accelerator in ("gpu", "cuda") or (
+            accelerator == "auto" and torch.cuda.is_available()
+        )
+        available = torch.cuda.device_count() if gpu else len(os.sched_getaffinity(0))
+        what = "GPUs" if gpu else "CPU cores"
+        if devices > available:
+            # Checked here, before Lightning starts one process per device.
+            raise GenreError(
+                f"trainer.devices={devices} asks for more {what} than this machine has "
+                f"({available}): use trainer.devices={available} or fewer."
+            )
 
 
 def _check_cache_dir(folder: Path) -> None:
@@ -536,6 +657,14 @@ def _check_cache_dir(folder: Path) -> None:
     except OSError as exc:
         raise GenreError(
             f"data.cache_dir={folder} cannot be created ({exc.strerror.lower()}): point it at a "
+            "writable folder, or set GENRE_CACHE."
+        ) from exc
+    try:
+        # A cache is built in a new folder inside: what matters is that one can be made there.
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=folder))
+    except OSError as exc:
+        raise GenreError(
+            f"data.cache_dir={folder} is not writable ({exc.strerror.lower()}): point it at a "
             "writable folder, or set GENRE_CACHE."
         ) from exc
 

@@ -36,7 +36,7 @@ from genre.data.datamodule import GenreDataModule
 from genre.data.sources import TAGS, split_tags
 from genre.errors import GenreError, user_errors
 from genre.model.spectrogram import Spectrogram
-from genre.tracking import flat_params
+from genre.tracking import flat_params, open_tracking
 from genre.util import CONF_DIR
 
 matplotlib.use("Agg")
@@ -51,6 +51,9 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
     cache = data.load()
     clips = data.clips
     row = example_row(clips, cfg.example_clip)
+    # The inputs checked, the store next, failing fast: nothing is drawn or written for a store
+    # that is down.
+    open_tracking(cfg)
     notes: list[str] = []
 
     counts = data.counts_per_split()
@@ -85,8 +88,6 @@ def explore(cfg: DictConfig, output_dir: Path) -> None:
         plt.close(figure)
     counts.to_csv(output_dir / "clips_per_split.csv")
 
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    mlflow.set_experiment(cfg.mlflow.experiment)
     tags = {"genre.kind": "explore", "data.fingerprint": cache.fingerprint}
     with mlflow.start_run(run_name=cfg.mlflow.run_name, tags=tags):
         mlflow.log_params(flat_params(OmegaConf.masked_copy(cfg, ["data", "features"])))

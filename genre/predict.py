@@ -131,32 +131,42 @@ def load_network(args: argparse.Namespace) -> GenreNet:
 
 
 def load_logged_model(uri: str, name: str) -> GenreNet:
-    """The network of a run's MLflow model, logged as code with its weights and config
-    (``genre.mlflow_model``). Models that older versions logged as pickles are refused: loading
-    one would run whatever code the pickle holds."""
+    """The network of a run's MLflow model (``genre.mlflow_model``): its saved network read by
+    this genre's own code (``genre.saved_model``). The model's copy of ``mlflow_model.py`` is
+    never run, as ``mlflow.pyfunc.load_model`` would: the folder may come from someone else.
+    Models that older versions logged as pickles are refused: loading one would run whatever
+    code the pickle holds."""
     # Imported here, as in load_checkpoint: they pull in Lightning (seconds), which a wrong
     # option or run id need not wait for.
-    import mlflow.pyfunc
+    import mlflow.artifacts
+    import yaml
     from mlflow.exceptions import MlflowException
 
-    from genre.model.net import GenreNet
+    from genre.mlflow_model import ARTIFACT
+    from genre.saved_model import load_network as load_saved
 
     try:
-        flavor = mlflow.models.get_model_info(uri).flavors.get("python_function", {})
-        if "model_code_path" not in flavor:
-            raise GenreError(
-                f"The model of {name} was logged as a pickle by an older genre, which genre no "
-                "longer loads (it could run any code): reproduce the run to log it anew."
-            )
-        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        description = yaml.safe_load((folder / "MLmodel").read_text())
     except (MlflowException, OSError) as exc:
         raise GenreError(f"Cannot load the model of {name}: {first_line(exc)}.") from exc
-    # The class of the model's own copy of genre/mlflow_model.py, not of the package's: ask for
-    # what it holds.
-    net = getattr(model, "net", None)
-    if not isinstance(net, GenreNet):
-        raise GenreError(f"The model of {name} is a {type(model).__name__}, not a genre model.")
-    return net
+    except yaml.YAMLError as exc:
+        raise GenreError(
+            f"The MLmodel file of {name} is not valid YAML ({first_line(exc)}): the folder is "
+            "damaged or not an MLflow model."
+        ) from exc
+    flavors = description.get("flavors") if isinstance(description, dict) else None
+    flavor = (flavors or {}).get("python_function") or {}
+    if "model_code_path" not in flavor:
+        raise GenreError(
+            f"The model of {name} was logged as a pickle by an older genre, or by another tool, "
+            "which genre does not load (it could run any code): reproduce the run to log it anew."
+        )
+    artifact = ((flavor.get("artifacts") or {}).get(ARTIFACT) or {}).get("path")
+    network = (folder / str(artifact)).resolve()
+    if artifact is None or not network.is_relative_to(folder.resolve()):
+        raise GenreError(f"The model of {name} is not a genre model (it has no saved network).")
+    return load_saved(network)
 
 
 def load_checkpoint(checkpoint: Path, config: Path) -> GenreNet:
@@ -270,9 +280,9 @@ class Tagger:
 
 def load_tagger(arch: str, variant: str, device: torch.device) -> Tagger:
     from genre.model.spectrogram import Spectrogram
-    from genre.pretrained.weights import pretrained_model
+    from genre.model.transfer import pretrained_body
 
-    net, _ = pretrained_model(arch, variant)
+    net, _ = pretrained_body(arch, variant)
     spectrogram = Spectrogram(**SPECTROGRAM).eval()
     return Tagger(spectrogram.to(device), net.to(device), TAGS[variant])
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre.cli import add_tracking_uri, get_run, open_store
-from genre.config import DataConfig, is_tagging
+from genre.config import DataConfig, check_targets, is_tagging
 from genre.console import setup_console
 from genre.errors import GenreError, first_line, user_errors
 
@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     from genre.data.datamodule import GenreDataModule
     from genre.train import train
 
+    if original.info.status != "FINISHED":
+        error = original.data.tags.get("error")
+        warn(
+            f"the original run ended {original.info.status}"
+            + (f" ({error.splitlines()[0][:300]})" if error else "")
+            + ": only the metrics it logged are compared"
+        )
     fingerprint = GenreDataModule(cfg.data, is_tagging(cfg)).load().fingerprint
     warn_about_changes(original.data.tags, tracking.version_tags(), fingerprint)
     match_threads(original.data.tags.get(tracking.THREADS_TAG))
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"original:   {original.info.run_id}")
     print(f"reproduced: {reproduced.info.run_id}   (checkpoints in {output_dir})")
-    print(metric_table(original.data.metrics, reproduced.data.metrics))
+    print(metric_table(original.data.metrics, reproduced.data.metrics, original.info.status))
     return 0
 
 
@@ -97,6 +104,7 @@ def run_config(run: Run) -> DictConfig:
         raise GenreError(
             f"The {CONFIG_ARTIFACT} of run {run.info.run_id} is not a genre.train config."
         )
+    check_targets(cfg, f"run {run.info.run_id}")
     return cfg
 
 
@@ -180,16 +188,18 @@ def warn(message: str) -> None:
     print(f"genre.reproduce: warning: {message}", file=sys.stderr)
 
 
-def metric_table(original: dict[str, float], reproduced: dict[str, float]) -> str:
-    """Aligned text table of every best/val/test metric, and a closing verdict line."""
+def metric_table(
+    original: dict[str, float], reproduced: dict[str, float], status: str = "FINISHED"
+) -> str:
+    """Aligned text table of every best/val/test metric, and a closing verdict line. Of an
+    original that did not finish (failed, interrupted), only the metrics it has are compared:
+    the test metrics it never reached are no difference."""
 
     def order(name: str) -> tuple[int, str]:
         return next(i for i, p in enumerate(COMPARED_PREFIXES) if name.startswith(p)), name
 
-    names = sorted(
-        (n for n in original.keys() | reproduced.keys() if n.startswith(COMPARED_PREFIXES)),
-        key=order,
-    )
+    logged = original.keys() | reproduced.keys() if status == "FINISHED" else original.keys()
+    names = sorted((n for n in logged if n.startswith(COMPARED_PREFIXES)), key=order)
     rows = [("metric", "original", "reproduced", "difference")]
     differing: list[tuple[float, str]] = []
     for name in names:
@@ -208,11 +218,16 @@ def metric_table(original: dict[str, float], reproduced: dict[str, float]) -> st
         "  ".join([row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in (1, 2, 3)])
         for row in rows
     ]
-    if not differing:
-        lines.append(f"All {len(names)} metrics are identical.")
+    unfinished = "" if status == "FINISHED" else f" (the original ended {status})"
+    if not names:
+        lines.append(f"The original logged no metric to compare{unfinished}.")
+    elif not differing:
+        lines.append(f"All {len(names)} metrics are identical{unfinished}.")
     else:
         _, worst = max(differing)
-        lines.append(f"{len(differing)} of {len(names)} metrics differ; the largest: {worst}.")
+        lines.append(
+            f"{len(differing)} of {len(names)} metrics differ; the largest: {worst}{unfinished}."
+        )
     return "\n".join(lines)
 
 

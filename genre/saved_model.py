@@ -7,7 +7,10 @@ safetensors and the config that rebuilds it, in one folder::
                           (genre.pretrained), if any
 
 The folder is what a run logs as its MLflow model's artifact (``genre.mlflow_model``), and what
-``genre.predict`` loads. Classes may move between versions: the config names them again.
+``genre.predict`` loads. Classes may move between versions: the config names them again. A folder
+may come from someone else: its config may name only genre's own networks
+(``genre.config.check_targets``), and the weights are tensors, so loading it runs no code of
+theirs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
-from genre.errors import GenreError
+from genre.config import check_targets
+from genre.errors import GenreError, first_line
 
 if TYPE_CHECKING:
     from genre.model.net import GenreNet
@@ -54,6 +58,9 @@ def load_network(folder: Path) -> GenreNet:
         raise GenreError(
             f"{folder} holds no saved genre network ({exc.filename} is missing)."
         ) from exc
+    except Exception as exc:  # YAML, OmegaConf and safetensors errors alike: not a network
+        raise GenreError(f"{folder} holds no readable genre network ({first_line(exc)}).") from exc
+    check_targets(description.config, str(folder / NETWORK))
     net = build_network(description.config, list(description.genres))
     reference = description.get("pretrained_sha256")
     if reference is not None and reference != getattr(net.classifier, "weights_sha256", None):

@@ -38,7 +38,13 @@ from genre.model.net import GenreNet
 from genre.model.spectrogram import Spectrogram
 from genre.saved_model import save_network
 from genre.study_run import RUN_ID_ATTR
-from genre.util import git_version, mlflow_fail_fast, ui_link, without_password
+from genre.util import (
+    credentials_to_environment,
+    git_version,
+    mlflow_fail_fast,
+    ui_link,
+    without_password,
+)
 
 if TYPE_CHECKING:
     from genre.data.datamodule import GenreDataModule
@@ -143,15 +149,7 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
     """An MLflow run for the block, in ``cfg.mlflow``'s store and experiment (a child of the
     sweep's parent run, if any), ended FINISHED, or KILLED (pruned, interrupted) or FAILED with
     the error as a tag; the trial learns the run's id."""
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    try:
-        with mlflow_fail_fast():
-            open_experiment(cfg.mlflow.experiment)
-    except MlflowException as exc:
-        raise GenreError(
-            f"Cannot use the MLflow store at {without_password(str(cfg.mlflow.tracking_uri))}: "
-            f"{tracking_reason(exc)}."
-        ) from exc
+    open_tracking(cfg)
     tags = {
         **version_tags(),
         # CPU sums are split by thread: reproduce uses the same count to match exactly.
@@ -181,6 +179,21 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
         raise
     mlflow.set_tag("trial_state", "COMPLETE")
     mlflow.end_run("FINISHED")
+
+
+def open_tracking(cfg: DictConfig) -> None:
+    """Point MLflow at ``cfg.mlflow``'s store and experiment, failing fast with one sentence."""
+    # A URI from a config file may still hold credentials (the command line's never reaches
+    # here with them): MLflow takes them from the environment.
+    mlflow.set_tracking_uri(credentials_to_environment(str(cfg.mlflow.tracking_uri)))
+    try:
+        with mlflow_fail_fast():
+            open_experiment(cfg.mlflow.experiment)
+    except MlflowException as exc:
+        raise GenreError(
+            f"Cannot use the MLflow store at {without_password(str(cfg.mlflow.tracking_uri))}: "
+            f"{tracking_reason(exc)}."
+        ) from exc
 
 
 def run_name(cfg: DictConfig, trial: optuna.Trial | None) -> str:
@@ -382,11 +395,13 @@ def flat_params(cfg: DictConfig) -> dict[str, str]:
 
 
 def logged_config(cfg: DictConfig) -> DictConfig:
-    """The resolved config as a run records it: the study storage's password masked, since a
-    sweep hands every job the full URL."""
+    """The resolved config as a run records it: the study storage's and the tracking URI's
+    passwords masked, wherever the URL came from."""
     shown = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    if OmegaConf.select(shown, "optuna.storage"):
-        shown.optuna.storage = without_password(shown.optuna.storage)
+    for key in ("optuna.storage", "mlflow.tracking_uri"):
+        url = OmegaConf.select(shown, key)
+        if url:
+            OmegaConf.update(shown, key, without_password(str(url)))
     return shown
 
 

@@ -18,6 +18,7 @@ import lightning.pytorch as pl
 import optuna
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
@@ -31,8 +32,8 @@ from genre.embed.plan import plan
 from genre.embed.probe import ProbeNet
 from genre.errors import GenreError
 from genre.pruning import DistributedPruning, pruning_callback
-from genre.tracking import NoRun, Run, metric_value, run_summary, tracked_run
-from genre.util import CONF_DIR, torch_threads
+from genre.tracking import NoRun, Run, metric_value, open_tracking, run_summary, tracked_run
+from genre.util import CONF_DIR, torch_threads, tracking_overrides
 
 
 def train(
@@ -50,11 +51,14 @@ def train(
     # before any run exists.
     checkpoint, callbacks = build_callbacks(cfg, output_dir)
     trainer = build_trainer(cfg, callbacks, output_dir)
+    if trainer.global_rank == 0:
+        open_tracking(cfg)  # a dead server is said before the data's decoding, not after
+    # The data before the run: a typo in data.root, a table without rows or a dataset that
+    # cannot train is one sentence, not a FAILED run left in MLflow.
+    data = GenreDataModule(cfg.data, is_tagging(cfg))
+    data.load()
+    check_labels(data, cfg)
     with _trial_and_run(cfg, trainer, tags or {}) as (trial, run):
-        # Built inside the run, so that bad data or a bad config combination is a FAILED run
-        # with its error, like any other failure of a sweep's trial.
-        data = GenreDataModule(cfg.data, is_tagging(cfg))
-        data.load()
         net = build_network(cfg, data.labels)
         # A frozen pretrained network's head trains on its cached embeddings (genre.embed).
         data, trained, trained_on = plan(cfg, data, net)
@@ -89,6 +93,19 @@ def train(
     return best, run.run_id
 
 
+def check_labels(data: GenreDataModule, cfg: DictConfig) -> None:
+    """A genre classifier needs two genres at least (a tagging run needs tags, which the splits
+    check)."""
+    if is_tagging(cfg) or len(data.genres) > 1:
+        return
+    where = cfg.data.get("root") or cfg.data.source
+    found = f"one genre ({data.genres[0]})" if data.genres else "no genre"
+    raise GenreError(
+        f"{where} has {found} among its usable clips, and a classifier needs two at least: add "
+        f"the other genres' clips (see {data.cache.path}/rejected.csv for the clips left out)."
+    )
+
+
 @contextmanager
 def _trial_and_run(
     cfg: DictConfig, trainer: pl.Trainer, tags: dict[str, str]
@@ -110,8 +127,23 @@ def _pruning(cfg: DictConfig, trainer: pl.Trainer, trial: optuna.Trial | None) -
     return [] if trial is None else [pruning_callback(trial, cfg.objective)]
 
 
+def main() -> None:
+    """``python -m genre.train ARGS``: Hydra's app, with the tracking URI's credentials moved to
+    the environment before Hydra records the command line, and Hydra's own composition errors
+    (an unknown option or key, a value of the wrong type) exiting with status 2 like every user
+    error of genre; Hydra has printed them already."""
+    sys.argv = [sys.argv[0], *tracking_overrides(sys.argv[1:])]
+    try:
+        _app()
+    except SystemExit as stop:
+        # Hydra reports an error and exits 1 from inside its handler: the error is the context.
+        if stop.code == 1 and isinstance(stop.__context__, CompactHydraException):
+            sys.exit(2)
+        raise
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> float:
+def _app(cfg: DictConfig) -> float:
     setup_console()  # again: a launcher may run the job in another process
     single = HydraConfig.get().mode != RunMode.MULTIRUN
     try:

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from hydra_plugins.genre_optuna_sweeper.urls import without_password
 
@@ -74,6 +75,35 @@ def git_version() -> dict[str, str | bool | None]:
 
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+
+
+TRACKING_USERNAME, TRACKING_PASSWORD = "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"
+
+
+def credentials_to_environment(uri: str) -> str:
+    """A tracking URI fit to keep: credentials in it (``http://alice:SECRET@host``) go to the
+    variables MLflow reads them from (``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``)
+    and leave the URI, so that no file a run writes (Hydra's, params, artifacts) holds them."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or (parts.username is None and parts.password is None):
+        return uri
+    if parts.username:
+        os.environ[TRACKING_USERNAME] = unquote(parts.username)
+    if parts.password is not None:
+        os.environ[TRACKING_PASSWORD] = unquote(parts.password)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def tracking_overrides(overrides: list[str]) -> list[str]:
+    """Hydra overrides with the tracking URI's credentials moved to the environment
+    (:func:`credentials_to_environment`), before Hydra records any override."""
+    out = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if sep and key.lstrip("+") == "mlflow.tracking_uri":
+            override = f"{key}={credentials_to_environment(value)}"
+        out.append(override)
+    return out
 
 
 def ui_link(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import soxr
 from bad_files import RATE, music, non_utf8, symlink_loop, write_audio
 from omegaconf import OmegaConf
 
@@ -19,6 +20,7 @@ from genre.data.audio import DecodeError, read_mono
 from genre.data.cache import AudioSpec, load_or_build
 from genre.data.sources import read_manifest
 from genre.errors import GenreError
+from genre.synth.mix import Settings, render
 
 SPEC = AudioSpec(sample_rate=RATE, clip_seconds=1.5, min_seconds=0.5)
 
@@ -30,9 +32,9 @@ def csv_manifest(table: Path):
 def test_loud_float_audio_is_scaled_never_stored_as_inf(tmp_path: Path) -> None:
     """Peaks of 1e6 (beyond float16's 65504) are a wrong scale: stored at full scale. A loud
     master's overshoot of a few dB is kept as it is."""
-    x = music()
+    x, y = music(), music(freq=650.0, seed=1)  # two recordings: one at two gains is one clip
     loud = write_audio(tmp_path / "loud.wav", x * 2.5e6, subtype="FLOAT")
-    hot = write_audio(tmp_path / "hot.wav", x * 3.0, subtype="FLOAT")
+    hot = write_audio(tmp_path / "hot.wav", y * 3.0, subtype="FLOAT")
     table = tmp_path / "clips.csv"
     table.write_text("path,genre\nloud.wav,A\nhot.wav,A\n")
     cache = load_or_build(csv_manifest(table), SPEC, tmp_path / "cache", workers=1)
@@ -40,7 +42,7 @@ def test_loud_float_audio_is_scaled_never_stored_as_inf(tmp_path: Path) -> None:
     audio = np.asarray(cache.audio, dtype=np.float32)
     assert np.isfinite(audio).all()
     np.testing.assert_allclose(audio[0], x / np.abs(x).max(), atol=1e-3)
-    np.testing.assert_allclose(audio[1], x * 3.0, atol=2e-3)
+    np.testing.assert_allclose(audio[1], y * 3.0, atol=2e-3)
 
 
 def test_duplicate_audio_is_kept_once_in_its_held_out_split(tmp_path: Path) -> None:
@@ -70,6 +72,35 @@ def test_duplicate_audio_is_kept_once_in_its_held_out_split(tmp_path: Path) -> N
     ]
     rows = {row.tobytes() for row in np.asarray(cache.audio)}
     assert len(rows) == len(cache.clips)
+
+
+def test_near_duplicates_are_found_across_formats_encoders_and_rates(tmp_path: Path) -> None:
+    """One recording as 16-bit WAV, as FLAC one least-significant bit apart in places, as an MP3
+    re-encode and as a copy at 22.05 kHz: one copy kept, the others listed as its
+    near-duplicates. Other songs of the same genre, on their own beat, are all kept."""
+    settings = Settings(clips_per_genre=4, seconds=6.0, sample_rate=16000, seed=3,
+                        difficulty=0.3, mp3_share=0.0)  # fmt: skip
+    song = render("Alt Rock", 0, settings)
+    pcm = np.round(song * 32767).astype(np.int16)
+    nudged = pcm.copy()
+    nudged[::97] += 1  # where another encoder rounded the other way
+    write_audio(tmp_path / "master.wav", pcm, rate=16000)
+    write_audio(tmp_path / "rounded.flac", nudged, rate=16000)
+    write_audio(tmp_path / "lossy.mp3", song, rate=16000)
+    write_audio(tmp_path / "resampled.wav", soxr.resample(song, 16000, 22050), rate=22050)
+    others = [f"other {i}.wav" for i in range(1, 4)]
+    for i, name in enumerate(others, 1):
+        write_audio(tmp_path / name, render("Alt Rock", i, settings), rate=16000)
+    table = tmp_path / "clips.csv"
+    copies = ["master.wav", "rounded.flac", "lossy.mp3", "resampled.wav"]
+    table.write_text("path,genre\n" + "".join(f"{name},rock\n" for name in copies + others))
+    spec = AudioSpec(sample_rate=8000, clip_seconds=5.0, min_seconds=1.0)
+    cache = load_or_build(csv_manifest(table), spec, tmp_path / "cache", workers=1)
+    assert list(cache.clips["path"]) == [str(tmp_path / n) for n in ["master.wav", *others]]
+    assert cache.rejected.values.tolist() == [
+        [str(tmp_path / name), f"near-duplicate of {tmp_path / 'master.wav'}"]
+        for name in copies[1:]
+    ]
 
 
 def _write(content: bytes):
@@ -191,6 +222,9 @@ def test_genre_names_are_tidied_and_lookalikes_warned(tmp_path: Path) -> None:
     ("samples", "rate", "reason"),
     [
         (np.full(RATE, 0.3, np.float32), RATE, "constant signal (DC only)"),
+        # Length before content: one sample is too short, not "constant".
+        (np.array([0.3], np.float32), RATE, "too short (0.00 s < 0.5 s)"),
+        (np.array([0.3, -0.2], np.float32), RATE, "too short (0.00 s < 0.5 s)"),
         (0.3 + 1e-5 * music(), RATE, "constant signal (DC only)"),
         (music(0.05), 1, "implausible sample rate (1 Hz)"),
         (music(), 2_000_000, "implausible sample rate (2000000 Hz)"),
@@ -201,6 +235,6 @@ def test_dc_only_and_implausible_sample_rates_are_rejected(
 ) -> None:
     path = write_audio(tmp_path / "x.wav", samples.astype(np.float32), rate=rate, subtype="FLOAT")
     with pytest.raises(DecodeError, match=f"^{re.escape(reason)}$"):
-        read_mono(path, RATE)
+        read_mono(path, RATE, min_seconds=0.5)
     music_with_offset = read_mono(write_audio(tmp_path / "y.wav", 0.3 + music()), RATE)
     assert music_with_offset.samples.mean() == pytest.approx(0.3, abs=0.01)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
-from helpers import exit_2_in_process
+from helpers import exit_2_in_process, write_genre_folder
 
 FOLDER = ["data=folder", "data.root=/nowhere"]  # never read: validation comes first
 CASES = [
@@ -34,6 +35,8 @@ CASES = [
     (["data=synth", "data.mp3_share=2"], "data.mp3_share=2"),
     (["data=fma", "data.subset=tiny"], "data.subset"),
     (["data.cache_dir=/dev/null/cache"], "data.cache_dir=/dev/null/cache cannot be created"),
+    # a folder that exists but takes no new entry, not even root's (a read-only mount alike)
+    (["data.cache_dir=/sys/fs"], "data.cache_dir=/sys/fs is not writable"),
     # features
     (["features.kind=cqt"], "features.kind"),
     (["features.n_fft=8"], "features.n_fft=8"),
@@ -41,6 +44,8 @@ CASES = [
     (["features.hop_length=0"], "features.hop_length=0"),
     (["features.win_length=1"], "features.win_length=1"),
     (["features.n_mels=0"], "features.n_mels=0"),
+    # empty mel filters: more than n_fft=1024 has bins up to 8 kHz at 16 kHz
+    (["features.n_mels=1000"], "features.n_mels=1000 is more mel filters than features.n_fft"),
     (["features.f_min=-1"], "features.f_min=-1"),
     (["features.f_min=4000", "features.f_max=3000"], "features.f_max=3000"),
     (["features.f_max=12000"], "features.f_max=12000 is above 8000 Hz"),
@@ -85,6 +90,12 @@ CASES = [
     (["optim.warmup_epochs=-1"], "optim.warmup_epochs=-1"),
     (["optim.warmup_epochs=20"], "optim.warmup_epochs=20"),  # beyond trainer.max_epochs
     (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    (["trainer.devices=4096"], "trainer.devices=4096 asks for more"),  # before any process
+    (["+trainer.max_epoch=3"], "trainer.max_epoch is not a setting of trainer"),
+    (["+optim.lrr=0.1"], "optim.lrr is not a setting of optim=adam: did you mean optim.lr?"),
+    (["+model.dropuot=0.1"], "did you mean model.dropout?"),
+    (["seed=-1"], "seed=-1 is out of range"),
+    (["seed=4294967296"], "seed=4294967296 is out of range"),
     (["objective=val/loss"], "objective"),
     # tasks
     (["task.name=regression"], "Unknown task 'regression'"),
@@ -122,3 +133,76 @@ def test_each_bad_value_is_one_sentence_and_exit_2(
     (line,) = exit_2_in_process(argv, monkeypatch, capsys).strip().splitlines()
     assert line.startswith("genre: ") and expected in line, line
     assert not (tmp_path / "mlflow.db").exists()  # stopped before any run was opened
+
+
+# Hydra's own refusals while composing: it prints them; genre makes the exit status a user
+# error's.
+COMPOSITION = [
+    (["model=nope"], "Could not find 'model/nope'"),
+    (["sweeps=nope"], "Could not find 'sweeps/nope'"),
+    (["features.n_mels=many"], "features.n_mels"),
+    (["data.sample_rate=16kHz"], "data.sample_rate"),
+    (["optim.lrr=0.1"], "optim.lrr"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), COMPOSITION, ids=lambda c: " ".join(c))
+def test_hydra_composition_errors_exit_2(
+    overrides: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    argv = [*overrides, f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    stderr = exit_2_in_process(argv, monkeypatch, capsys)
+    assert expected in stderr, stderr
+
+
+def _one_genre(root: Path) -> list[str]:
+    write_genre_folder(root / "clips", {"Jazz": 440.0}, 4, 1.5)
+    return ["data=folder", f"data.root={root / 'clips'}"]
+
+
+def _header_only(root: Path) -> list[str]:
+    (root / "clips.csv").write_text("path,genre\n")
+    return ["data=csv", f"data.root={root / 'clips.csv'}"]
+
+
+def _root_is_a_file(root: Path) -> list[str]:
+    (root / "a.wav").write_bytes(b"RIFF")
+    return ["data=folder", f"data.root={root / 'a.wav'}"]
+
+
+def _one_clip_genre(root: Path) -> list[str]:
+    write_genre_folder(root / "clips", {"Jazz": 440.0, "Rock": 900.0}, 4, 1.5)
+    for extra in range(1, 4):
+        (root / "clips" / "Rock" / f"clip {extra}.wav").unlink(missing_ok=True)
+        (root / "clips" / "Rock" / f"clip {extra}.mp3").unlink(missing_ok=True)
+    return ["data=folder", f"data.root={root / 'clips'}"]
+
+
+DATA_SHAPES = [
+    (_one_genre, "has one genre (Jazz) among its usable clips"),
+    (_header_only, "has a header but no rows"),
+    (lambda root: ["data=folder", f"data.root={root / 'nowhere'}"], "does not exist"),
+    (_root_is_a_file, "is not a folder"),
+    (_one_clip_genre, "only 1 clip(s)"),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), DATA_SHAPES, ids=lambda c: getattr(c, "__name__", c))
+def test_data_that_cannot_train_is_one_sentence_and_no_run(
+    make, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A dataset's shape is checked before the MLflow run opens: a typo leaves no FAILED run."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    argv = [*make(tmp_path), "data.clip_seconds=1.5", "data.chunk_seconds=1"]
+    argv += ["data.min_seconds=0.5"]
+    argv += [f"mlflow.tracking_uri={uri}", f"data.cache_dir={tmp_path}/cache"]
+    argv += [f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    stderr = exit_2_in_process(argv, monkeypatch, capsys)
+    (line,) = [x for x in stderr.splitlines() if x.startswith("genre: ")]  # beside the progress
+    assert expected in line, line
+    client = mlflow.MlflowClient(uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []

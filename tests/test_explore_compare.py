@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import matplotlib.image
 import mlflow
 import pandas as pd
 import pytest
-from helpers import run_module
+from helpers import free_port, run_module
 
 from genre import compare
 from genre.errors import GenreError
@@ -65,6 +66,32 @@ def test_explore_unknown_example_clip_is_one_line(tiny_folder: Path, tmp_path: P
         "genre: No clip with clip_id 'nope' in this dataset; see its clips.csv."
     )
     assert not (tmp_path / "mlflow.db").exists()  # nothing logged for a failed exploration
+
+
+def test_explore_with_a_dead_tracking_server_writes_nothing(
+    tiny_folder: Path, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_module(
+        "genre.explore",
+        "data=folder",
+        f"data.root={tiny_folder}",
+        "data.clip_seconds=3",
+        "data.chunk_seconds=1",
+        f"mlflow.tracking_uri={dead}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"genre: Cannot use the MLflow store at {dead}: connection refused")
+    )
+    assert time.monotonic() - started < 60  # MLflow's retries would take minutes
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert not (tmp_path / "out" / "clips_per_split.csv").exists()
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +216,11 @@ def test_compare_over_seeds_gives_mean_and_confidence_interval(
 
 def test_compare_bad_input(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     uri, _ = store
-    with pytest.raises(GenreError, match="No experiment 'genres' at .*; there are: Default, genre"):
+    client = mlflow.MlflowClient(uri)
+    client.create_experiment("empty")
+    with pytest.raises(GenreError, match="Experiment 'empty' has no runs yet"):
+        compare.main(["--experiment", "empty", "--tracking-uri", uri])
+    with pytest.raises(GenreError, match="No experiment 'genres' at .*; there are: Default, empty"):
         compare.main(["--experiment", "genres", "--tracking-uri", uri])
     with pytest.raises(GenreError, match="logged val/f1: choose --metric among best_val/macro_f1"):
         compare.main(["--experiment", "genre", "--tracking-uri", uri, "--metric", "val/f1"])

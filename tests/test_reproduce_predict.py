@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from pathlib import Path
@@ -108,6 +109,18 @@ def test_reproduce_table_reports_differences() -> None:
     assert "train/acc" not in table
     assert "+0.25" in table
     assert table.splitlines()[-1] == "1 of 2 metrics differ; the largest: test/acc."
+
+
+def test_reproduce_of_an_unfinished_run_compares_only_what_it_logged() -> None:
+    """An interrupted original has no test metrics: they are no difference, and the table says
+    how the original ended."""
+    table = reproduce.metric_table(
+        {"best_val/acc": 0.5, "val/acc": 0.5},
+        {"best_val/acc": 0.5, "val/acc": 0.5, "test/acc": 0.25, "test/loss": 1.0},
+        status="KILLED",
+    )
+    assert "test/" not in table
+    assert table.splitlines()[-1] == "All 2 metrics are identical (the original ended KILLED)."
 
 
 def test_reproduce_refuses_unknown_override_keys(trained: SimpleNamespace) -> None:
@@ -340,3 +353,75 @@ def test_predict_skips_every_file_it_cannot_read(trained: SimpleNamespace, tmp_p
     }
     skipped = [line for line in result.stderr.splitlines() if ": skipped: " in line]
     assert skipped == [f"genre: {path}: skipped: {reason}" for path, reason in unreadable.items()]
+
+
+def _model_folder(trained: SimpleNamespace, tmp_path: Path) -> Path:
+    mlflow.set_tracking_uri(trained.uri)  # MLflow finds a run's logged model in the global store
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{trained.run_id}/model", dst_path=str(tmp_path / "m"), tracking_uri=trained.uri
+        )
+    )
+
+
+def test_a_model_folder_from_someone_else_runs_none_of_its_code(
+    trained: SimpleNamespace, tmp_path: Path
+) -> None:
+    """The folder's copy of mlflow_model.py is never run (here it would leave a marker); its
+    network.yaml may build only genre's networks; an MLmodel that is not YAML is one line."""
+    folder = _model_folder(trained, tmp_path)
+    audio = write_audio(tmp_path / "a.wav", music())
+    marker = tmp_path / "ran"
+    [code] = [p for p in folder.rglob("*.py")]
+    code.write_text(f"open({str(marker)!r}, 'w').write('their code ran')\n")
+    assert predict.main([str(audio), "--model", str(folder)]) == 0
+    assert not marker.exists()
+
+    network = next(folder.rglob("network.yaml"))
+    original = network.read_text()
+    description = OmegaConf.load(network)
+    for key, value in [
+        ("config.model._target_", "os.system"),
+        ("config.optim._target_", "subprocess.run"),
+        ("config.features.window", {"_target_": "os.system", "_args_": ["true"]}),
+    ]:
+        tampered = description.copy()
+        OmegaConf.update(tampered, key, value, force_add=True)
+        OmegaConf.save(tampered, network)
+        with pytest.raises(GenreError, match="genre does not run code|which genre never does"):
+            predict.main([str(audio), "--model", str(folder)])
+    network.write_text(original)
+
+    (folder / "MLmodel").write_text("flavors: [python_function:\n  - {")
+    result = run_module("genre.predict", str(audio), "--model", str(folder), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"genre: The MLmodel file of {folder} is not valid YAML")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "refusal"),
+    [
+        ("model._target_", "genre.model.cnn.CNN3", None),
+        ("model._target_", "genre.models.CNN3", None),  # an old name of genre's own
+        ("optim._target_", "torch.optim.SGD", None),
+        ("model._target_", "os.system", "is not one of genre's networks"),
+        ("optim._target_", "torch.optim.lr_scheduler.LambdaLR", "not one of torch's optimisers"),
+        ("optim._target_", "torch.save", "not one of torch's optimisers"),
+        ("trainer.plugins", [{"_target_": "os.system"}], "trainer.plugins.0._target_=os.system"),
+    ],
+)
+def test_configs_from_elsewhere_name_only_genre_networks(
+    key: str, value: object, refusal: str | None
+) -> None:
+    from genre.config import check_targets
+
+    cfg = OmegaConf.create(
+        {"model": {"_target_": "genre.model.cnn.CNN3"}, "optim": {"_target_": "torch.optim.Adam"}}
+    )
+    OmegaConf.update(cfg, key, value, force_add=True)
+    if refusal is None:
+        check_targets(cfg, "run x")
+        return
+    with pytest.raises(GenreError, match=re.escape(refusal)):
+        check_targets(cfg, "run x")

@@ -114,3 +114,31 @@ def test_the_guarded_server_refuses_strangers_and_wrong_credentials(
     listing = run_module("genre.compare", "--experiment", "genre", "--tracking-uri",
                          guarded_server.url, cwd=tmp_path)  # fmt: skip
     assert listing.returncode == 2 and "refused the credentials" in listing.stderr
+
+
+@pytest.mark.slow
+def test_a_tracking_uri_with_credentials_leaves_them_in_no_file_and_no_output(
+    guarded_server: MlflowServer, tmp_path: Path
+) -> None:
+    """``mlflow.tracking_uri=http://admin:PASSWORD@host``, with nothing in the environment: the
+    sweep reaches the guarded server, and the password is in none of Hydra's .hydra files, the
+    params, the config artifact, the model's network.yaml, or the console (MLflow's "View
+    experiment at" line included)."""
+    uri = guarded_server.url.replace("http://", f"http://admin:{MLFLOW_PASSWORD}@")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "genre.train", "-m", *SWEEP, f"mlflow.tracking_uri={uri}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Best trials" in done.stdout
+    assert MLFLOW_PASSWORD not in done.stdout + done.stderr
+    written = files_holding(tmp_path, MLFLOW_PASSWORD) + files_holding(
+        guarded_server.root, MLFLOW_PASSWORD
+    )
+    assert [p for p in written if p.name != "basic_auth.ini"] == []
+    # What was searched holds what a leak would be in: the trials' models and Hydra's records.
+    assert list(guarded_server.root.rglob("network.yaml"))
+    assert list(tmp_path.rglob(".hydra/overrides.yaml"))
+    overrides = next(tmp_path.rglob(".hydra/overrides.yaml")).read_text()
+    assert f"mlflow.tracking_uri={guarded_server.url}" in overrides

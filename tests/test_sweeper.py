@@ -25,6 +25,12 @@ from optuna.trial import FrozenTrial, TrialState
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
 
 
+def test_an_empty_search_space_is_refused(workdir: Path) -> None:
+    message = sweep_error(workdir, "x=0.5", "hydra.sweeper.n_trials=3")
+    assert message.startswith("genre: The sweep has nothing to search")
+    assert not (workdir / "optuna.db").exists()
+
+
 # --- sweeps of the toy app ----------------------------------------------------------------
 
 

@@ -37,10 +37,14 @@ class Decoded:
     seconds: float  # length of the source file, before cutting or padding
 
 
-def read_mono(path: str | Path, sample_rate: int, max_seconds: float | None = None) -> Decoded:
+def read_mono(
+    path: str | Path, sample_rate: int, max_seconds: float | None = None, min_seconds: float = 0.0
+) -> Decoded:
     """Decode, mix to mono and resample. With ``max_seconds`` only the middle of a longer file is
     read, so a full album track costs no more than the clip we keep; where that middle is silent
-    (music after minutes of silence, a hidden track), the part where the sound starts instead."""
+    (music after minutes of silence, a hidden track), the part where the sound starts instead.
+    A file shorter than ``min_seconds`` is too short, whatever its samples: length is checked
+    before content (a one-sample file is not "constant")."""
     problem = file_problem(path)
     if problem is not None:
         raise DecodeError(problem)
@@ -59,6 +63,8 @@ def read_mono(path: str | Path, sample_rate: int, max_seconds: float | None = No
         raise DecodeError(f"not decodable audio ({exc})") from exc
     if mono.size == 0:
         raise DecodeError("no audio frames")
+    if seconds < min_seconds:
+        raise DecodeError(f"too short ({seconds:.2f} s < {min_seconds} s)")
     if not np.isfinite(mono).all():
         raise DecodeError("non-finite samples (NaN or inf)")
     peak = float(np.abs(mono).max())

@@ -16,6 +16,9 @@ complete, so a killed build never leaves a cache that looks whole; the next run 
 The same audio twice (one recording under two names or in two formats) would be learnt in train
 and then recognised in test. Clips are therefore compared by a hash of their decoded samples, and
 of identical ones only the first is kept; the others are listed as ``duplicate of <its path>``.
+Copies that are not bit-identical (a FLAC and a WAV rounded apart, an MP3 re-encode, a copy at
+another sample rate) are found next by an audio fingerprint (``genre.data.fingerprint``) and
+listed as ``near-duplicate of <its path>``.
 "First" is in manifest order, except that a copy the source puts in test wins over one in val,
 and val over train or none: the published evaluation sets stay whole (scores stay comparable
 with other work) and the training set loses the copy that would have leaked.
@@ -41,9 +44,11 @@ from tqdm.auto import tqdm
 
 from genre.data.audio import DecodeError, fix_length, read_mono
 from genre.data.files import FS_ERRORS
+from genre.data.fingerprint import fingerprint as audio_print
+from genre.data.fingerprint import near_duplicates
 from genre.data.sources import CLIP_COLUMNS, TAGS, Manifest
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: near-duplicates left out
 # Which copy of duplicate audio is kept: see the module docstring.
 SPLIT_RANK = {"test": 0, "val": 1, "train": 2}
 
@@ -159,9 +164,13 @@ def _build_into(
     outcomes = _decode_all(list(clips["path"]), partial, len(clips), spec, workers)
     seconds = np.array([o.seconds for o in outcomes])
     reasons = _duplicates([o.reason for o in outcomes], [o.digest for o in outcomes], clips)
+    audio = open_audio(partial, len(clips), spec.clip_samples, mode="r+")
+    prints = [o.keys if r is None else None for o, r in zip(outcomes, reasons, strict=True)]
+    near = near_duplicates(prints, _keep_order(clips), audio.__getitem__, spec.sample_rate)
+    for row, kept_row in near.items():
+        reasons[row] = f"near-duplicate of {clips['path'].iat[kept_row]}"
     ok = np.array([r is None for r in reasons], dtype=bool)
 
-    audio = open_audio(partial, len(clips), spec.clip_samples, mode="r+")
     kept_rows = np.flatnonzero(ok)
     # Compact the kept rows to the front (in order, so a row never overwrites one not yet moved).
     for new, old in enumerate(kept_rows):
@@ -200,9 +209,8 @@ def _duplicates(
     duplicate; "earlier" as the module docstring says (held-out splits first, then manifest
     order)."""
     reasons = list(reasons)
-    rank = clips["split"].map(SPLIT_RANK).fillna(len(SPLIT_RANK)).to_numpy()
     first: dict[str, int] = {}
-    for row in sorted(range(len(clips)), key=lambda r: (rank[r], r)):
+    for row in _keep_order(clips):
         digest = digests[row]
         if digest is None:
             continue
@@ -211,6 +219,13 @@ def _duplicates(
         else:
             first[digest] = row
     return reasons
+
+
+def _keep_order(clips: pd.DataFrame) -> list[int]:
+    """The rows in the order in which copies are kept: held-out splits first, then manifest
+    order (see the module docstring)."""
+    rank = clips["split"].map(SPLIT_RANK).fillna(len(SPLIT_RANK)).to_numpy()
+    return sorted(range(len(clips)), key=lambda r: (rank[r], r))
 
 
 def _remove_abandoned(path: Path) -> None:
@@ -232,11 +247,12 @@ def _remove_abandoned(path: Path) -> None:
 @dataclass(frozen=True)
 class Outcome:
     """What decoding one clip gave: its length, why it was left out (None when kept), and a hash
-    of the samples stored for it (None when left out)."""
+    and a fingerprint of the samples stored for it (None when left out)."""
 
     seconds: float
     reason: str | None
     digest: str | None
+    keys: np.ndarray | None = None  # genre.data.fingerprint's
 
 
 def _decode_all(
@@ -257,12 +273,9 @@ def _decode_into(job: tuple[int, str, str, int, AudioSpec]) -> Outcome:
     memory stays flat however large the dataset."""
     row, path, folder, n_clips, spec = job
     try:
-        decoded = read_mono(path, spec.sample_rate, max_seconds=spec.clip_seconds)
+        decoded = read_mono(path, spec.sample_rate, spec.clip_seconds, spec.min_seconds)
     except DecodeError as exc:
         return Outcome(0.0, str(exc), None)
-    if decoded.seconds < spec.min_seconds:
-        reason = f"too short ({decoded.seconds:.2f} s < {spec.min_seconds} s)"
-        return Outcome(decoded.seconds, reason, None)
     samples = fix_length(decoded.samples, spec.clip_samples).astype(np.float16)
     # read_mono's checks and scaling exist so that this never fails: a non-finite sample would
     # make every loss it touches NaN, far from its cause.
@@ -272,4 +285,5 @@ def _decode_into(job: tuple[int, str, str, int, AudioSpec]) -> Outcome:
     audio[row] = samples
     audio.flush()
     digest = hashlib.blake2b(samples.tobytes(), digest_size=16).hexdigest()
-    return Outcome(min(decoded.seconds, spec.clip_seconds), None, digest)
+    kept = min(decoded.seconds, spec.clip_seconds)
+    return Outcome(kept, None, digest, audio_print(samples, spec.sample_rate))

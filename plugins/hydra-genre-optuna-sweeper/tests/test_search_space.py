@@ -115,3 +115,17 @@ def test_storage_urls_are_absolute_and_shown_without_password(tmp_path: Path) ->
 def test_a_single_run_has_no_trial() -> None:
     with job_trial() as trial:
         assert trial is None
+
+
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        "x=interval(1.0, 0.001)",
+        "x=tag(log, interval(0.1, 0.001))",
+        "x=interval(5, 2)",
+        "x=range(5, 1)",
+    ],
+)
+def test_a_range_from_high_to_low_is_one_sentence(sweep: str) -> None:
+    with pytest.raises(SweeperError, match=r"runs from .* down to .*: give the low bound first"):
+        parse_search_space({}, [sweep])

@@ -134,17 +134,28 @@ def to_distribution(override: Override) -> BaseDistribution:
         return CategoricalDistribution([_choice(override, x) for x in override.sweep_iterator()])
     if isinstance(sweep, RangeSweep):
         assert sweep.start is not None and sweep.stop is not None
+        _check_order(override, sweep.start, sweep.stop)
         bounds = (sweep.start, sweep.stop, sweep.step)
         if any(isinstance(x, float) for x in bounds):
             return FloatDistribution(sweep.start, sweep.stop, step=sweep.step)
         return IntDistribution(int(sweep.start), int(sweep.stop), step=int(sweep.step))
     if isinstance(sweep, IntervalSweep):
         assert sweep.start is not None and sweep.end is not None
+        _check_order(override, sweep.start, sweep.end)
         log = "log" in sweep.tags
         if isinstance(sweep.start, int) and isinstance(sweep.end, int):
             return IntDistribution(sweep.start, sweep.end, log=log)
         return FloatDistribution(sweep.start, sweep.end, log=log)
     raise SweeperError(f"The sweeper cannot search {override.input_line!r}.")
+
+
+def _check_order(override: Override, low: float, high: float) -> None:
+    """A range whose low bound is above its high bound is a typo, not an empty search."""
+    if low > high:
+        raise SweeperError(
+            f"{override.input_line!r} runs from {low} down to {high}: give the low bound first, "
+            f"as in {override.get_key_element()}=interval({high}, {low})."
+        )
 
 
 def _as_override_text(value: Any) -> str:

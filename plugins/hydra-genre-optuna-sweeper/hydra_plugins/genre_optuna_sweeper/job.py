@@ -17,9 +17,11 @@ The sweeper tells each job which trial it runs through the job's environment, wh
 with `hydra.job.env_set` overrides: Hydra applies those around the task function under every
 launcher (basic, joblib, submitit, Ray), and, being `hydra.*` overrides, they leave the job's own
 overrides and `hydra.job.override_dirname` untouched. The variables are named below. The storage
-URL in them has its password masked: the job takes the password from its own
-`hydra.sweeper.storage`, so that it never lands in a process environment or a job's `.hydra/`
-files through the sweeper.
+URL in them has no password: the sweeper took a PostgreSQL password out of the URL and put it in
+`PGPASSWORD`, which the job's process inherits and its database client (libpq) reads, as it reads
+`~/.pgpass` on a machine where the sweeper did not start the job. So the password is in the
+sweeper's and its jobs' process environments (readable by the same user alone), and never in a
+file: no job's `.hydra/`, param or artifact holds it.
 
 Public, so Hydra imports it while scanning for plugins: Optuna is imported only when a job asks
 for its trial.
