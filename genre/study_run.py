@@ -145,11 +145,11 @@ class StudyRun:
             run_id = best.user_attrs.get(RUN_ID_ATTR)
             if run_id is not None:
                 self._mark_best(run_id)
-                # The best trial's overall test scores as columns too (not the per-class ones).
+                # The objective on the test split too, where the trials log it.
                 scores = self.client.get_run(run_id).data.metrics
-                tests = sorted(m for m in scores if m.count("/") == 1 and m.startswith("test/"))
-                tests = [m for m in tests if m != "test/loss"]
-                self._log_view(study, [f"best_{self.objective}", *tests])
+                test = f"test/{str(self.objective).partition('/')[2]}"
+                columns = [f"best_{self.objective}"] + ([test] if test in scores else [])
+                self._log_view(study, columns)
                 version = register_best(self.client, study, best, self.objective)
                 if version is not None:
                     summary += f", registered as {version}"
@@ -340,8 +340,8 @@ def runs_view(
     columns = [f"metrics.`{m}`" for m in metrics] + [f"params.`{p}`" for p in params]
     view: dict[str, Any] = {
         "searchFilter": f"tags.`{STUDY_TAG}` = '{name}' and tags.`optuna.trial_number` LIKE '%'",
-        "selectedColumns": [*columns, "attributes.`Duration`", "attributes.`Models`"],
-        "columnWidths": dict.fromkeys(columns, 130),
+        "selectedColumns": [*columns, "attributes.`Models`"],
+        "columnWidths": dict.fromkeys(columns, 120),
     }
     if direction is not None and metrics:
         view["orderByKey"] = columns[0]
