@@ -60,7 +60,7 @@ def inputs_figure(
             if r == rows - 1:
                 ax.set_xlabel("seconds", fontsize=8)
     if shown is not None:
-        fig.colorbar(shown, ax=axes, label=unit, shrink=0.9)
+        fig.colorbar(shown, ax=axes, label=unit, fraction=0.025, aspect=40, shrink=0.6)
     fig.suptitle(title, fontsize=9)
     plt.close(fig)
     return fig

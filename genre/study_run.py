@@ -341,7 +341,6 @@ def runs_view(
     view: dict[str, Any] = {
         "searchFilter": f"tags.`{STUDY_TAG}` = '{name}' and tags.`optuna.trial_number` LIKE '%'",
         "selectedColumns": [*columns, "attributes.`Models`"],
-        "columnWidths": dict.fromkeys(columns, 120),
     }
     if direction is not None and metrics:
         view["orderByKey"] = columns[0]
@@ -470,6 +469,7 @@ def history_figure(study: optuna.Study, objective: str | None) -> Any:
         so_far = t.value if so_far is None else best(so_far, t.value)
         steps.append((t.number, so_far))
     if steps:
+        steps.append((trials[-1].number, so_far))  # drawn on to the last trial
         ax.step(*zip(*steps, strict=True), where="post", color="black", label="best so far")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
