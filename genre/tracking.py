@@ -409,7 +409,8 @@ def metric_value(value: float | torch.Tensor) -> float:
     """A metric as MLflow keeps it (a double), without the float32 noise of a tensor's value
     (0.33333334, not 0.3333333432674408)."""
     value = float(value)
-    return float(str(np.float32(value))) if np.float32(value) == value else value
+    single = np.float32(value)
+    return float(str(single)) if float(single) == value else value
 
 
 def log_metrics(metrics: dict, model_id: str, dataset: Dataset | None, step: int = 0) -> None:
