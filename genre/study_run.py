@@ -235,8 +235,8 @@ class StudyRun:
                 )
 
     def _log_setup(self, study: optuna.Study, description: dict[str, Any]) -> None:
-        """The sweep's real settings: as tags (the latest session's), as params (those that a
-        resumed study keeps), in ``sweep.yaml`` and in the run's description."""
+        """The sweep's real settings: as tags and in the run's description (the latest
+        session's), in ``sweep.yaml``, and its fixed overrides as params."""
         tags = {
             "optuna.direction": ",".join(description["directions"]),
             "optuna.sampler": description["sampler"],
@@ -248,8 +248,8 @@ class StudyRun:
         for key, value in tags.items():
             if value is not None:
                 self.client.set_tag(self.run_id, key, str(value))
-        fixed = dict(_override(line) for line in description["fixed"])
-        self._log_params({key: value for key, value in tags.items() if value is not None} | fixed)
+        # The fixed overrides as params, under the keys the trials log them with.
+        self._log_params(dict(_override(line) for line in description["fixed"]))
         self.client.log_text(
             self.run_id, yaml.safe_dump(description, sort_keys=False), "sweep.yaml"
         )
