@@ -102,6 +102,8 @@ def rank(runs: pd.DataFrame, metric: str | None, where: str) -> tuple[pd.DataFra
     ``metric=None``: the objective most of the runs were trained for."""
     if "tags.genre.kind" in runs:  # explore runs share experiments with training runs
         runs = runs[runs["tags.genre.kind"].isna()]
+    if "tags.genre.role" in runs:  # a study's run repeats its best trial's objective
+        runs = runs[runs["tags.genre.role"] != "study"]
     if metric is None:
         trained_for = runs.get("params.objective", pd.Series(dtype=str)).dropna()
         metric = trained_for.mode().iloc[0] if len(trained_for) else "val/macro_f1"

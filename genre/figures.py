@@ -22,14 +22,25 @@ def inputs_figure(
     frequencies: Sequence[float],
     seconds_per_frame: float,
     title: str,
+    unit: str,
 ) -> plt.Figure:
     """A grid of spectrograms, one row per genre (``images[genre]``: ``[n, freq, time]``), as
-    the network's spectrogram layer makes them, with axes in seconds and Hz."""
+    the network's spectrogram layer makes them, with axes in seconds and Hz and one colour scale
+    for all, in ``unit``."""
     rows, cols = len(images), max(len(v) for v in images.values())
+    # Constrained layout keeps the title, the row labels and the colour bar clear of each other.
     fig, axes = plt.subplots(
-        rows, cols, figsize=(2.6 * cols + 0.8, 1.6 * rows + 0.8), squeeze=False, sharey=True
+        rows,
+        cols,
+        figsize=(2.6 * cols + 1.6, 1.6 * rows + 1.0),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
+    values = np.concatenate([stack.ravel() for stack in images.values()])
+    low, high = np.percentile(values, [1, 99.9]) if values.size else (0.0, 1.0)
     ticks = np.linspace(0, len(frequencies) - 1, 4).round().astype(int)
+    shown = None
     for r, (genre, stack) in enumerate(images.items()):
         for c in range(cols):
             ax = axes[r, c]
@@ -38,15 +49,19 @@ def inputs_figure(
                 continue
             image = stack[c]
             extent = (0.0, image.shape[1] * seconds_per_frame, -0.5, image.shape[0] - 0.5)
-            ax.imshow(image, origin="lower", aspect="auto", cmap="magma", extent=extent)
+            shown = ax.imshow(
+                image, origin="lower", aspect="auto", cmap="magma", extent=extent,
+                vmin=low, vmax=high,
+            )  # fmt: skip
             ax.set_yticks(ticks, [f"{frequencies[t]:.0f}" for t in ticks], fontsize=7)
             ax.tick_params(axis="x", labelsize=7)
             if c == 0:
                 ax.set_ylabel(f"{genre}\nHz", fontsize=8)
             if r == rows - 1:
                 ax.set_xlabel("seconds", fontsize=8)
+    if shown is not None:
+        fig.colorbar(shown, ax=axes, label=unit, fraction=0.025, aspect=40, shrink=0.6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
     plt.close(fig)
     return fig
 

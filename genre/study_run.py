@@ -8,14 +8,16 @@ with `mlflow.tracking_uri`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+import pandas as pd
 import yaml
 from hydra_plugins.genre_optuna_sweeper.errors import first_line
 from omegaconf import DictConfig, OmegaConf
@@ -38,6 +40,12 @@ RUN_ID_ATTR = "mlflow_run_id"
 """Trial user attr where a job leaves its MLflow run id, for the sweep's summary table."""
 PARENT_ATTR = "mlflow_parent_run_id"
 """Study user attr naming the parent run, so that every worker and every resume reuses it."""
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+BEST_MARK = " · best"
+"""The end of the best trial's run name."""
+BEST_RUN_TAG = "optuna.best_run_id"
+BEST_ALIAS = "best"
+"""The alias of the registered model's version from the best trial: models:/genre-<study>@best."""
 DEAD_RUN_ERROR = "the trial's worker or job process stopped mid-trial (killed, out of memory, lost)"
 
 
@@ -62,6 +70,8 @@ class StudyRun:
         self.run_id, self.experiment_id = run_id, experiment_id
         self.uri = client.tracking_uri
         self.objective = objective  # the name of what the jobs return, for the figures
+        self.settings = ""  # the study's settings, atop the run's description
+        self.searched: list[str] = []  # the params the study searches
 
     @classmethod
     def open(
@@ -96,26 +106,26 @@ class StudyRun:
                 f"{tracking_reason(e)} (or start the tracking server, or fix mlflow.tracking_uri)."
             ) from e
         run = cls(client, run_id, experiment_id, description["objective"])
-        run._log_setup(description)
-        question = sweep_question(config)
-        if question:
-            client.set_tag(run_id, "mlflow.note.content", question)
+        run._log_setup(study, description)
         log.info("MLflow parent run %s in experiment %r", run_id, experiment)
         return run
 
     def _log_summary(self, study: optuna.Study) -> None:
-        """Trial counts, the best trial (the Pareto front for several objectives) and the
-        study's plots."""
+        """Trial counts, the best trial (the Pareto front for several objectives): its value as
+        the metric the trials log (``best_<objective>``), its params as params, its run marked
+        and its model registered; a table of every trial, and the study's plots."""
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        metrics = {
-            "n_complete": len(complete),
-            "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
-            "n_failed": sum(t.state == TrialState.FAIL for t in trials),
+        counts = {
+            "complete": len(complete),
+            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "failed": sum(t.state == TrialState.FAIL for t in trials),
         }
+        self.client.set_tag(self.run_id, "optuna.trials", _counts_text(counts))
+        summary = f"{len(trials)} trials: {_counts_text(counts)}"
         if complete and _is_multi_objective(study):
             front = study.best_trials
-            metrics["n_pareto"] = len(front)
+            summary += f" · {len(front)} on the Pareto front (pareto_front.json)"
             self.client.log_text(
                 self.run_id,
                 json.dumps([_describe(t) for t in front], indent=2),
@@ -123,14 +133,28 @@ class StudyRun:
             )
         elif complete:
             best = study.best_trial
-            metrics |= {"best_value": best.value, "best_trial_number": best.number}
-            for name, value in best.params.items():
-                self.client.set_tag(self.run_id, f"best.{name}", str(value))
+            self.client.log_metric(
+                self.run_id, f"best_{self.objective}", float(best.value), step=len(trials)
+            )
+            self._log_params(best.params)
+            self.client.set_tag(self.run_id, "optuna.best_trial", str(best.number))
             self.client.log_text(
                 self.run_id, json.dumps(_describe(best), indent=2), "best_trial.json"
             )
-        for key, value in metrics.items():
-            self.client.log_metric(self.run_id, key, float(value), step=len(trials))
+            summary += f" · best: trial {best.number}, {self.objective} {best.value:.4g}"
+            run_id = best.user_attrs.get(RUN_ID_ATTR)
+            if run_id is not None:
+                self._mark_best(run_id)
+                # The objective on the test split too, where the trials log it.
+                scores = self.client.get_run(run_id).data.metrics
+                test = f"test/{str(self.objective).partition('/')[2]}"
+                columns = [f"best_{self.objective}"] + ([test] if test in scores else [])
+                self._log_view(study, columns)
+                version = register_best(self.client, study, best, self.objective)
+                if version is not None:
+                    summary += f", registered as {version}"
+        self._describe(summary)
+        self.client.log_text(self.run_id, trials_table(trials).to_csv(index=False), "trials.csv")
         self._log_plots(study, complete)
         if any(t.intermediate_values for t in trials):
             figure = curves_figure(study, self.objective)
@@ -173,7 +197,22 @@ class StudyRun:
         return trial.user_attrs.get(RUN_ID_ATTR)
 
     def link(self) -> str:
-        return ui_link(self.uri, self.experiment_id, self.run_id)
+        return ui_link(self.uri, self.experiment_id, view=self.view)
+
+    @property
+    def view(self) -> str:
+        """The key of the study's view of the runs table (`runs_view`)."""
+        return hashlib.sha256(self.run_id.encode()).hexdigest()[:16]
+
+    def _log_view(self, study: optuna.Study, metrics: list[str]) -> None:
+        """The study's trials in the runs table, best first, with ``metrics`` and the searched
+        params as columns: MLflow 3.17's UI has no default columns, but opens a view shared as
+        an experiment tag (its Share button's) from a link."""
+        direction = study.directions[0] if len(study.directions) == 1 else None
+        state = runs_view(study.study_name, metrics, self.searched, direction)
+        self.client.set_experiment_tag(
+            self.experiment_id, f"{SHARED_VIEW_TAG}{self.view}", json.dumps(state)
+        )
 
     def close_dead(self, trials: list[FrozenTrial]) -> None:
         """End the MLflow runs that failed trials left RUNNING: their worker was killed, or lost
@@ -195,7 +234,9 @@ class StudyRun:
                     "Could not end the MLflow run of trial %d: %s", trial.number, first_line(e)
                 )
 
-    def _log_setup(self, description: dict[str, Any]) -> None:
+    def _log_setup(self, study: optuna.Study, description: dict[str, Any]) -> None:
+        """The sweep's real settings: as tags and in the run's description (the latest
+        session's), in ``sweep.yaml``, and its fixed overrides as params."""
         tags = {
             "optuna.direction": ",".join(description["directions"]),
             "optuna.sampler": description["sampler"],
@@ -207,21 +248,55 @@ class StudyRun:
         for key, value in tags.items():
             if value is not None:
                 self.client.set_tag(self.run_id, key, str(value))
+        # The fixed overrides as params, under the keys the trials log them with.
+        self._log_params(dict(_override(line) for line in description["fixed"]))
         self.client.log_text(
             self.run_id, yaml.safe_dump(description, sort_keys=False), "sweep.yaml"
         )
+        self.settings = settings_text(study, description)
+        self._describe(None)
+        self.searched = list(description["params"])
+        self._log_view(study, [f"best_{self.objective}"])
+
+    def _describe(self, summary: str | None) -> None:
+        text = self.settings + (f"\n\n{summary}" if summary else "")
+        self.client.set_tag(self.run_id, "mlflow.note.content", text)
+
+    def _log_params(self, params: dict[str, Any]) -> None:
+        """Log what the run does not hold yet: MLflow keeps a param's first value for good, so a
+        resumed study's new best trial or settings show in its tags and description instead."""
+        held = self.client.get_run(self.run_id).data.params
+        new = {key: str(value)[:6000] for key, value in params.items() if key not in held}
+        for key, value in new.items():
+            self.client.log_param(self.run_id, key, value)
+
+    def _mark_best(self, run_id: str) -> None:
+        """The best trial's run named so (``… · best``), the mark gone from the run that was
+        the best before a resume."""
+        before = self.client.get_run(self.run_id).data.tags.get(BEST_RUN_TAG)
+        if before not in (None, run_id):
+            old = self.client.get_run(before).info.run_name
+            self.client.update_run(before, name=old.removesuffix(BEST_MARK))
+        name = self.client.get_run(run_id).info.run_name
+        if not name.endswith(BEST_MARK):
+            self.client.update_run(run_id, name=f"{name}{BEST_MARK}"[:250])
+        self.client.set_tag(self.run_id, BEST_RUN_TAG, run_id)
 
     def _log_plots(self, study: optuna.Study, complete: list[FrozenTrial]) -> None:
         from optuna.visualization import matplotlib as plots
 
         makers: dict[str, Callable[[optuna.Study], Any]] = (
             # Optuna draws the others for one objective at a time only.
-            {"pareto_front": plots.plot_pareto_front}
+            {"pareto_front": lambda study: _tight(plots.plot_pareto_front(study).figure)}
             if _is_multi_objective(study)
             else {
-                "optimization_history": plots.plot_optimization_history,
-                "parallel_coordinate": plots.plot_parallel_coordinate,
-                "param_importances": plots.plot_param_importances,
+                "optimization_history": lambda study: history_figure(study, self.objective),
+                "parallel_coordinate": lambda study: _fit_labels(
+                    plots.plot_parallel_coordinate(study).figure
+                ),
+                "param_importances": lambda study: _tight(
+                    plots.plot_param_importances(study).figure
+                ),
             }
         )
         for name, make in makers.items():
@@ -243,8 +318,7 @@ class StudyRun:
         try:
             with warnings.catch_warnings():  # matplotlib's and Optuna's chatter
                 warnings.simplefilter("ignore")
-                figure = make(study).figure
-                figure.tight_layout()
+                figure = make(study)
         except Exception as e:  # a plot is a nicety; never fail a finished sweep for it
             return first_line(e)
         self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
@@ -252,26 +326,174 @@ class StudyRun:
         return None
 
 
-def sweep_question(config: DictConfig) -> str | None:
-    """The question a sweep file asks: the first paragraph of its header comment (up to a
-    blank comment line or an indented command), for the parent run's description."""
-    name = OmegaConf.select(config, "hydra.runtime.choices.sweeps")
-    sources = OmegaConf.select(config, "hydra.runtime.config_sources") or []
-    for source in sources:
-        path = Path(source.path) / "sweeps" / f"{name}.yaml"
-        if name and source.schema == "file" and path.is_file():
-            lines = []
-            for line in path.read_text().splitlines():
-                if not line.startswith("#"):
-                    break
-                text = line[1:]
-                if text.strip().startswith("@package") or not lines and not text.strip():
-                    continue
-                if not text.strip() or text.startswith("   "):
-                    break
-                lines.append(text.strip())
-            return " ".join(lines) or None
-    return None
+def runs_view(
+    study_name: str,
+    metrics: list[str],
+    params: list[str],
+    direction: optuna.study.StudyDirection | None,
+) -> dict[str, Any]:
+    """A view of the runs table as MLflow 3.17's UI shares one (an experiment tag
+    ``mlflow.sharedViewState.<key>``, opened by ``?viewStateShareKey=<key>``): the study's
+    trials (the runs with its name and a trial number), best first, ``metrics`` and ``params``
+    as columns after the name."""
+    name = study_name.replace("'", "_")
+    columns = [f"metrics.`{m}`" for m in metrics] + [f"params.`{p}`" for p in params]
+    view: dict[str, Any] = {
+        "searchFilter": f"tags.`{STUDY_TAG}` = '{name}' and tags.`optuna.trial_number` LIKE '%'",
+        "selectedColumns": [*columns, "attributes.`Models`"],
+    }
+    if direction is not None and metrics:
+        view["orderByKey"] = columns[0]
+        view["orderByAsc"] = direction == optuna.study.StudyDirection.MINIMIZE
+    return view
+
+
+def settings_text(study: optuna.Study, description: dict[str, Any]) -> str:
+    """The study's settings in a few lines, for its run's description."""
+    directions = ", ".join(description["directions"])
+    space = ", ".join(f"{name} {d}" for name, d in description["params"].items()) or "nothing"
+    lines = [
+        f"Optuna study {study.study_name!r}: up to {description['n_trials']} trials, "
+        f"{directions} {description['objective']}",
+        f"searching: {space}",
+        f"sampler {description['sampler']}, pruner {description['pruner']}",
+    ]
+    if description["fixed"]:
+        fixed = (f"{key}={value}" for key, value in map(_override, description["fixed"]))
+        lines.append(f"fixed: {' '.join(fixed)}")
+    if description["sweep_file"]:
+        lines.append(f"sweep file: sweeps/{description['sweep_file']}.yaml")
+    return "\n".join(lines)
+
+
+def _override(line: str) -> tuple[str, str]:
+    key, _, value = str(line).partition("=")
+    return key.lstrip("+~"), without_password(value)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {state}" for state, n in counts.items())
+
+
+def trials_table(trials: list[FrozenTrial]) -> pd.DataFrame:
+    """Every trial: number, state, value(s), duration, params, and its MLflow run."""
+    rows = []
+    for t in trials:
+        values = (
+            {"value": t.value} if t.values is None or len(t.values) == 1 else {"values": t.values}
+        )
+        seconds = t.duration.total_seconds() if t.duration is not None else None
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                **values,
+                "duration_s": seconds,
+                **t.params,
+                RUN_ID_ATTR: t.user_attrs.get(RUN_ID_ATTR),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def register_best(
+    client: MlflowClient, study: optuna.Study, best: FrozenTrial, objective: str | None
+) -> str | None:
+    """The best trial's logged model as the latest version of ``genre-<study>``, alias ``best``,
+    unless that version is already this trial's; ``name vN``, or None where the trial logged
+    no model."""
+    from mlflow.exceptions import MlflowException
+
+    run_id = best.user_attrs[RUN_ID_ATTR]
+    outputs = client.get_run(run_id).outputs
+    models = [m.model_id for m in outputs.model_outputs] if outputs else []
+    if not models:
+        return None
+    name = registered_name(study.study_name)
+    try:
+        latest = client.get_model_version_by_alias(name, BEST_ALIAS)
+    except MlflowException:  # no such model yet, or no version with the alias
+        latest = None
+    if latest is not None and latest.run_id == run_id:
+        return f"{name} v{latest.version}"
+    try:
+        client.create_registered_model(
+            name, description=f"The best model of Optuna study {study.study_name!r}."
+        )
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    version = client.create_model_version(
+        name,
+        # Its folder, not models:/ID, which MLflow would look up in the default store.
+        source=client.get_logged_model(models[-1]).artifact_location,
+        run_id=run_id,
+        model_id=models[-1],
+        description=f"Trial {best.number} of study {study.study_name!r}: "
+        f"{objective or 'value'} {best.value:.4g}",
+        tags={"optuna.trial_number": str(best.number), "optuna.value": repr(best.value)},
+    )
+    client.set_registered_model_alias(name, BEST_ALIAS, version.version)
+    return f"{name} v{version.version}"
+
+
+def registered_name(study_name: str) -> str:
+    """``genre-<study>``, in the characters a registered model's name may hold."""
+    return "genre-" + re.sub(r"[^\w.\-]", "_", study_name)
+
+
+def history_figure(study: optuna.Study, objective: str | None) -> Any:
+    """Each trial's value by trial number, pruned trials at their last reported value (marked),
+    and the best value so far: Optuna's own plot leaves pruned trials out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED and t.intermediate_values]
+    ax.scatter([t.number for t in complete], [t.value for t in complete], label="complete")
+    ax.scatter(
+        [t.number for t in pruned],
+        [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
+        marker="x",
+        color="tab:red",
+        label="pruned (its last reported value)",
+    )
+    best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    so_far, steps = None, []
+    for t in sorted(complete, key=lambda t: t.number):
+        so_far = t.value if so_far is None else best(so_far, t.value)
+        steps.append((t.number, so_far))
+    if steps:
+        steps.append((trials[-1].number, so_far))  # drawn on to the last trial
+        ax.step(*zip(*steps, strict=True), where="post", color="black", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective or "value")
+    ax.set_title(f"Study {study.study_name!r}: {len(trials)} trials")
+    ax.legend(fontsize=8)
+    plt.close(fig)
+    return fig
+
+
+def _tight(figure: Any) -> Any:
+    figure.tight_layout()
+    return figure
+
+
+def _fit_labels(figure: Any) -> Any:
+    """Optuna's parallel-coordinate plot, wider, its last axis's labels clear of the colour
+    bar."""
+    figure.set_size_inches(figure.get_figwidth() * 1.3, figure.get_figheight())
+    figure.tight_layout()
+    for bar in (ax for ax in figure.axes if ax.get_label() == "<colorbar>"):
+        box = bar.get_position()
+        bar.set_position([box.x0 + 0.035, box.y0, box.width, box.height])
+    return figure
 
 
 def curves_figure(study: optuna.Study, objective: str | None) -> Any:
@@ -388,7 +610,10 @@ def _parent_from_tags(
 def _create_parent(
     client: MlflowClient, experiment_id: str, study: optuna.Study, storage: str
 ) -> str:
-    tags = {STUDY_TAG: study.study_name, STORAGE_TAG: storage, ROLE_TAG: "study"}
+    from mlflow.tracking.context.registry import resolve_tags
+
+    # The sweep's own process as the run's source (the UI's Source: the entry point, its commit).
+    tags = resolve_tags({STUDY_TAG: study.study_name, STORAGE_TAG: storage, ROLE_TAG: "study"})
     run = client.create_run(experiment_id, run_name=f"study {study.study_name}", tags=tags)
     study.set_user_attr(PARENT_ATTR, run.info.run_id)
     return run.info.run_id

@@ -19,6 +19,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import torch
+from mlflow.data.dataset import Dataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
@@ -53,6 +54,9 @@ COMMIT_TAG = "mlflow.source.git.commit"
 DIRTY_TAG = "genre.code_dirty"
 FINGERPRINT_TAG = "data.fingerprint"
 INPUT_TAG = "genre.training_input"  # cached embeddings or audio, and why (genre.embed.plan)
+PRUNED_AT_TAG = "genre.pruned_at_epoch"
+# Each split as the run's input, under MLflow's context names for training and evaluation data.
+CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
 THREADS_TAG = "genre.torch_threads"
 MAX_TAG_ROWS = 12  # the inputs figure of a tagging run shows clips of this many tags at most
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
@@ -66,6 +70,7 @@ class Run:
 
     def __init__(self, run_id: str):
         self.run_id: str | None = run_id
+        self.datasets: dict[str, Dataset] = {}  # the run's input per split, once logged
 
     def log_setup(
         self, cfg: DictConfig, data: GenreDataModule, net: GenreNet, trained_on: str
@@ -80,7 +85,7 @@ class Run:
         # The cache's own file, byte for byte: names that are not UTF-8 survive.
         mlflow.log_artifact(str(data.cache.path / "rejected.csv"), "data")
         mlflow.log_text(data.counts_per_split().to_csv(), "data/clips_per_split.csv")
-        log_dataset(cfg.data, data)
+        self.datasets = log_datasets(cfg.data, data)
         mlflow.set_tag(DESCRIPTION_TAG, describe(cfg, data))
         log_inputs_figure(net, data, spectrogram_text(cfg))
 
@@ -93,21 +98,24 @@ class Run:
         net: GenreNet,
         module: GenreClassifier,
         best: float,
+        best_epoch: int,
         test: dict | None,
     ) -> None:
-        """The best objective, the test metrics and report (where there was a test split), and
-        the model: the waveform network ``net``, whatever ``module`` trained."""
+        """The model (the waveform network ``net``, whatever ``module`` trained) with the best
+        epoch's metrics, then the best objective and the test metrics and report (where there
+        was a test split), which the model carries too, each with the split it was measured on.
+        ``best_epoch``: the epoch of the checkpoint whose weights ``net`` holds."""
+        model_id = log_model(net, logged_config(cfg), best_epoch)
         if test is not None:
-            mlflow.log_metrics({name: float(value) for name, value in test.items()})
+            log_metrics(test, model_id, self.datasets.get("test"))
             if net.multilabel:
                 log_tag_report(net.genres, module.test_result)
             else:
                 log_test_report(net.genres, module.test_result.numpy())
-        mlflow.log_metric(f"best_{cfg.objective}", best)
+        log_metrics({f"best_{cfg.objective}": best}, model_id, self.datasets.get("val"))
         description = mlflow.get_run(self.run_id).data.tags.get(DESCRIPTION_TAG, "")
         mlflow.set_tag(DESCRIPTION_TAG, f"{description} · best {cfg.objective} {best:.3f}")
         log_learning_curves(self.run_id, cfg.objective)
-        log_model(net, logged_config(cfg))
 
 
 class NoRun(Run):
@@ -130,6 +138,7 @@ class NoRun(Run):
         net: GenreNet,
         module: GenreClassifier,
         best: float,
+        best_epoch: int,
         test: dict | None,
     ) -> None:
         pass
@@ -152,15 +161,16 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
     if trial is not None:
         tags["optuna.trial_number"] = str(trial.number)
         tags["optuna.study_name"] = trial.study.study_name
-    # seed_everything also seeds MLflow's name generator: name runs from a fresh token.
-    name = cfg.mlflow.run_name or f"{cfg.model.name}-{cfg.features.name}-{token_hex(3)}"
-    run = mlflow.start_run(run_name=name, tags=tags)
+    name = cfg.mlflow.run_name or run_name(cfg, trial)
+    # A run reproduced from a config older than the key monitors too.
+    system_metrics = bool(OmegaConf.select(cfg, "mlflow.system_metrics", default=True))
+    run = mlflow.start_run(run_name=name, tags=tags, log_system_metrics=system_metrics)
     if trial is not None:
         trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
     try:
         yield Run(run.info.run_id)
     except optuna.TrialPruned:
-        mlflow.set_tag("trial_state", "PRUNED")
+        mark_pruned(run.info.run_id, name, cfg.objective)
         mlflow.end_run("KILLED")
         raise
     except BaseException as exc:
@@ -186,6 +196,46 @@ def open_tracking(cfg: DictConfig) -> None:
         ) from exc
 
 
+def run_name(cfg: DictConfig, trial: optuna.Trial | None) -> str:
+    """The network and its spectrogram (musicnn hears its own), then for a trial its number and
+    the values searched (``trial 3 · lr=0.00123 n_mels=64``), else a fresh token."""
+    model = str(cfg.model.name)
+    what = model if model == "musicnn" else f"{model}-{cfg.features.name}"
+    if trial is None:
+        # seed_everything also seeds MLflow's name generator: name runs from a fresh token.
+        return f"{what}-{token_hex(3)}"
+    params = trial.params
+    short = [key.rsplit(".", 1)[-1] for key in params]
+    values = " ".join(
+        f"{key if short.count(part) > 1 else part}={shown_value(value)}"
+        for key, part, value in zip(params, short, params.values(), strict=True)
+    )
+    return f"trial {trial.number} · {values or what}"[:250]
+
+
+def shown_value(value: object) -> str:
+    """A value for a name or a description: floats to 3 significant digits."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def mark_pruned(run_id: str, name: str, objective: str) -> None:
+    """Say in the run's name and description where Optuna's pruner stopped it: MLflow has no
+    such status, so the run ends KILLED, as an interrupted one does."""
+    client = mlflow.MlflowClient()
+    epochs = [m.step for m in client.get_metric_history(run_id, objective)]
+    where = f"pruned at epoch {max(epochs)}" if epochs else "pruned before its first validation"
+    description = client.get_run(run_id).data.tags.get(DESCRIPTION_TAG, "")
+    mlflow.set_tags(
+        {
+            "trial_state": "PRUNED",
+            PRUNED_AT_TAG: str(max(epochs)) if epochs else "none",
+            DESCRIPTION_TAG: f"{description} · {where} by Optuna's pruner (ended KILLED: "
+            "MLflow has no pruned status)",
+        }
+    )
+    client.update_run(run_id, name=f"{name} · {where}"[:250])
+
+
 def open_experiment(name: str) -> str:
     """Make ``name`` the active experiment (created if new), marked as model training so that
     MLflow's UI opens it on its runs; its id."""
@@ -203,9 +253,10 @@ def dataset_name(data: DictConfig) -> str:
     return f"{data.source}:{Path(str(root)).name}" if root else str(data.source)
 
 
-def log_dataset(data_cfg: DictConfig, data: GenreDataModule) -> None:
-    """The clips as the run's input: named after the dataset, its source the dataset root (or
-    csv), its digest the cache fingerprint, one row per clip, the clips per split as tags."""
+def log_datasets(data_cfg: DictConfig, data: GenreDataModule) -> dict[str, Dataset]:
+    """Each split's clips as one of the run's inputs, in MLflow's context for it (training,
+    validation, testing): named ``<dataset>/<split>``, its source the dataset root (or csv), its
+    digest the cache fingerprint, one row per clip; the inputs by split."""
     root = data_cfg.get("root")
     path = str(Path(str(root)).expanduser().absolute()) if root else str(data.cache.path)
     with warnings.catch_warnings():
@@ -216,16 +267,20 @@ def log_dataset(data_cfg: DictConfig, data: GenreDataModule) -> None:
     columns = (
         ["clip_id", "genre", "split", "tags"] if data.tagging else ["clip_id", "genre", "split"]
     )
-    dataset = mlflow.data.from_pandas(
-        data.clips[columns].reset_index(drop=True),
-        source=source,
-        targets="tags" if data.tagging else "genre",
-        name=dataset_name(data_cfg),
-        digest=data.cache.fingerprint,
-    )
-    counts = data.clips["split"].value_counts()
-    tags = {f"{split} clips": str(counts.get(split, 0)) for split in ("train", "val", "test")}
-    mlflow.log_input(dataset, context="training", tags=tags)
+    datasets = {}
+    for split, context in CONTEXTS.items():
+        clips = data.clips.loc[data.clips["split"] == split, columns]
+        if clips.empty:
+            continue
+        datasets[split] = mlflow.data.from_pandas(
+            clips.reset_index(drop=True),
+            source=source,
+            targets="tags" if data.tagging else "genre",
+            name=f"{dataset_name(data_cfg)}/{split}",
+            digest=data.cache.fingerprint,
+        )
+        mlflow.log_input(datasets[split], context=context, tags={"clips": str(len(clips))})
+    return datasets
 
 
 def spectrogram_text(cfg: DictConfig) -> str:
@@ -276,11 +331,16 @@ def log_inputs_figure(net: GenreNet, data: GenreDataModule, what: str) -> None:
             if crops:
                 images[genre] = net.spectrogram(torch.stack(crops).float())[:, 0].numpy()
     net.spectrogram.train(was_training)
+    units = {"db": "dB", "log": "ln(power)", "log1p": "log10(1 + gain · power)"}
+    unit = units.get(spectrogram.scale, spectrogram.scale)
+    if spectrogram.normalize == "instance":
+        unit += ", standardised per clip"
     figure = inputs_figure(
         images,
         spectrogram.frequencies,
         spectrogram.seconds_per_frame,
         f"What the network sees: {what}",
+        unit,
     )
     mlflow.log_figure(figure, "inputs.png")
 
@@ -345,43 +405,58 @@ def logged_config(cfg: DictConfig) -> DictConfig:
     return shown
 
 
+def metric_value(value: float | torch.Tensor) -> float:
+    """A metric as MLflow keeps it (a double), without the float32 noise of a tensor's value
+    (0.33333334, not 0.3333333432674408)."""
+    value = float(value)
+    single = np.float32(value)
+    return float(str(single)) if float(single) == value else value
+
+
+def log_metrics(metrics: dict, model_id: str, dataset: Dataset | None, step: int = 0) -> None:
+    """Metrics of the run that its logged model carries too, measured on ``dataset``."""
+    clean = {name: metric_value(value) for name, value in metrics.items()}
+    mlflow.log_metrics(clean, step=step, model_id=model_id, dataset=dataset)
+
+
 class MlflowMetrics(pl.Callback):
     """Per-epoch metrics into the active MLflow run, with the epoch as step."""
 
     def __init__(self, run_id: str):
         self.client, self.run_id = mlflow.MlflowClient(), run_id
 
-    def _log(self, trainer: pl.Trainer, prefixes: tuple[str, ...]) -> None:
+    def _log(self, trainer: pl.Trainer, split: str) -> None:
         metrics = [
             mlflow.entities.Metric(
                 name,
-                float(value),
+                metric_value(value),
                 int(mlflow.utils.time.get_current_time_millis()),
                 trainer.current_epoch,
             )
             for name, value in trainer.callback_metrics.items()
-            if name.startswith(prefixes)
+            if name.startswith(f"{split}/")
         ]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._log(trainer, ("train/",))
+        self._log(trainer, "train")
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._log(trainer, ("val/",))
+            self._log(trainer, "val")
 
 
-def log_model(net: GenreNet, cfg: DictConfig) -> None:
+def log_model(net: GenreNet, cfg: DictConfig, epoch: int) -> str:
     """The network as the run's MLflow model ``model``, logged as code (``genre.mlflow_model``)
     with the saved network (``genre.saved_model``) as its artifact: loading it runs no pickle,
-    and pretrained weights it left unchanged are named by their checksum, not copied."""
+    and pretrained weights it left unchanged are named by their checksum, not copied. The model
+    is the checkpoint of ``epoch``, and carries that epoch's metrics; its id."""
     net = net.cpu().eval()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / mlflow_model.ARTIFACT
         save_network(net, cfg, folder)
-        mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=mlflow_model.__file__,
             artifacts={mlflow_model.ARTIFACT: str(folder)},
@@ -393,7 +468,9 @@ def log_model(net: GenreNet, cfg: DictConfig) -> None:
                 "sample_rate": net.sample_rate,
                 "chunk_samples": net.chunk_samples,
             },
+            step=epoch,  # MLflow links the run's metrics of this step to the model
         )
+    return info.model_id
 
 
 def metric_label(name: str) -> str:
@@ -435,7 +512,12 @@ def log_test_report(genres: list[str], matrix: np.ndarray) -> None:
         output_dict=True,
         zero_division=0,
     )
-    table = pd.DataFrame(report).T.rename_axis("genre").reset_index()
+    # sklearn's accuracy is one number; as a row, its support is every clip, not the number.
+    rows = {name: row for name, row in report.items() if name != "accuracy"}
+    if "accuracy" in report:
+        rows["accuracy"] = {"f1-score": report["accuracy"], "support": int(matrix.sum())}
+    table = pd.DataFrame(rows).T.rename_axis("genre").reset_index()
+    table["support"] = table["support"].astype(int)
     mlflow.log_text(table.to_csv(index=False, float_format="%.4f"), "per_class.csv")
     mlflow.log_metrics({f"test/f1/{metric_label(g)}": report[g]["f1-score"] for g in genres})
     mlflow.log_figure(confusion_figure(matrix, genres), "confusion_matrix.png")

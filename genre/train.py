@@ -34,7 +34,7 @@ from genre.embed.probe import ProbeNet
 from genre.errors import GenreError, user_errors
 from genre.launchers import check_installed
 from genre.pruning import DistributedPruning, pruning_callback
-from genre.tracking import NoRun, Run, open_tracking, run_summary, tracked_run
+from genre.tracking import NoRun, Run, metric_value, open_tracking, run_summary, tracked_run
 from genre.util import CONF_DIR, torch_threads, tracking_overrides
 
 
@@ -78,7 +78,8 @@ def train(
                 if isinstance(callback, DistributedPruning):
                     callback.check_pruned()
             best = checkpoint.best_model_score
-            if best is None or not math.isfinite(float(best)):
+            best = None if best is None else metric_value(best)
+            if best is None or not math.isfinite(best):
                 raise GenreError(
                     f"No finite {cfg.objective} was reached: the run diverged (lower optim.lr "
                     "or enable trainer.gradient_clip_val)."
@@ -86,11 +87,13 @@ def train(
             # Test, and log, the selected epoch's weights rather than the last epoch's.
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
+            # The epoch as MlflowMetrics logs it (its step), for the model's metrics.
+            best_epoch = int(state["epoch"])
             test = None
             if (data.clips["split"] == "test").any():
                 (test,) = trainer.test(module, datamodule=data, verbose=False)
-        run.log_results(cfg, net, module, float(best), test)
-    return float(best), run.run_id
+        run.log_results(cfg, net, module, best, best_epoch, test)
+    return best, run.run_id
 
 
 def check_labels(data: GenreDataModule, cfg: DictConfig) -> None:

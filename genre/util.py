@@ -115,13 +115,20 @@ def tracking_overrides(overrides: list[str]) -> list[str]:
     return out
 
 
-def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
-    """How to see an experiment (or one run) in the MLflow UI: the page, and for a local store
-    the command that serves it. The page asks for the model-training view: MLflow 3.17's UI
-    shows an experiment in one of two views, GenAI (its default) or model training, chosen per
-    browser and not by the experiment, and takes a ``workflowType`` in the URL over that choice."""
+def ui_link(
+    tracking_uri: str, experiment_id: str, run_id: str | None = None, view: str | None = None
+) -> str:
+    """How to see an experiment (or one run, or a saved view of its runs table) in the MLflow
+    UI: the page, and for a local store the command that serves it. The page asks for the
+    model-training view: MLflow 3.17's UI shows an experiment in one of two views, GenAI (its
+    default) or model training, chosen per browser and not by the experiment, and takes a
+    ``workflowType`` in the URL over that choice."""
     page = f"#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
-    page += "?workflowType=machine_learning"
+    if view is not None:  # a view shared as an experiment tag (genre.study_run.runs_view)
+        page += f"/runs?viewStateShareKey={view}&"
+    else:
+        page += "?"
+    page += "workflowType=machine_learning"
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {without_password(tracking_uri).rstrip('/')}/{page}"
     return f"mlflow ui --backend-store-uri {tracking_uri}, then open http://127.0.0.1:5000/{page}"

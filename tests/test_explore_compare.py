@@ -115,7 +115,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
         ids[name] = made.info.run_id
 
     base = {"data.cache_dir": "/machine/a", "seed": "0", "optuna.trial_id": "1"}
-    run("sweep", {}, {}, **{"genre.role": "study"})
+    # A study's run holds its best trial's objective and params: compare never ranks it.
+    run("sweep", {"best_val/macro_f1": 0.9}, {"optim.lr": "0.001"}, **{"genre.role": "study"})
     for name, lr, f1 in [("low", "0.0001", 0.5), ("mid", "0.001", 0.9), ("high", "0.01", 0.7)]:
         run(
             name,

@@ -117,7 +117,8 @@ def test_each_trial_is_one_child_run_of_the_study_run(pruned_in_parallel: Path) 
     trials = load_trials(pruned_in_parallel, "prune")
     parent, child = children_by_trial(pruned_in_parallel, trials)
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["n_pruned"] == states(trials).count(TrialState.PRUNED)
+    pruned = states(trials).count(TrialState.PRUNED)
+    assert f", {pruned} pruned, " in parent.data.tags["optuna.trials"]
     for trial in trials:
         run = child[trial.number]
         assert run.data.tags["optuna.trial_number"] == str(trial.number)
@@ -258,6 +259,9 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     assert (done.info.status, done.data.tags["trial_state"]) == ("FINISHED", "COMPLETE")
     assert done.data.metrics["best_val/macro_f1"] == pytest.approx(trials[1].value)
     assert (pruned.info.status, pruned.data.tags["trial_state"]) == ("KILLED", "PRUNED")
+    # MLflow has no pruned status: the name and the description say it.
+    assert pruned.info.run_name == "trial 2 · max_epochs=2 · pruned at epoch 1"
+    assert "pruned at epoch 1 by Optuna's pruner" in pruned.data.tags["mlflow.note.content"]
     # The two trainings ran at once, in two processes.
     assert done.info.start_time < pruned.info.end_time
     assert pruned.info.start_time < done.info.end_time

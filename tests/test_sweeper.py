@@ -175,15 +175,17 @@ def test_study_run_holds_summary_and_plots(grid_sweep: Path) -> None:
     [parent] = parents(runs_of(grid_sweep))
     trials = load_trials(grid_sweep, "toy")
     best = max((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value or 0)
-    assert parent.data.metrics["best_value"] == pytest.approx(best.value)
-    assert parent.data.metrics["n_failed"] == states(trials).count(TrialState.FAIL)
-    assert parent.data.tags["best.kind"] == best.params["kind"]
+    # The best value under the trials' own metric name, its params as theirs: one column each.
+    assert parent.data.metrics["best_val/score"] == pytest.approx(best.value)
+    failed = states(trials).count(TrialState.FAIL)
+    assert parent.data.tags["optuna.trials"].endswith(f", {failed} failed")
+    assert parent.data.params["kind"] == best.params["kind"]
     client = MlflowClient(f"sqlite:///{grid_sweep}/mlflow.db")
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     names = ("optimization_history", "parallel_coordinate", "param_importances", "trial_curves")
     assert plots == {f"plots/{name}.png" for name in names}
     top = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"sweep.yaml", "best_trial.json"} <= top
+    assert {"sweep.yaml", "best_trial.json", "trials.csv"} <= top
 
 
 def test_median_pruner_prunes_with_a_journal_storage(workdir: Path) -> None:

@@ -233,11 +233,15 @@ def test_run_reads_well_in_the_mlflow_ui(trained, tmp_path):
     description = run.data.tags["mlflow.note.content"]
     assert description.startswith("cnn3 on mel (n_fft 1024, 32 mels, up to 8000 Hz, db)")
     assert f"best val/macro_f1 {run.data.metrics['best_val/macro_f1']:.3f}" in description
-    (used,) = run.inputs.dataset_inputs
-    assert used.dataset.name.startswith("folder:")
-    assert used.dataset.digest == run.data.tags["data.fingerprint"]
-    counts = {tag.key: tag.value for tag in used.tags}
-    assert int(counts["train clips"]) + int(counts["val clips"]) + int(counts["test clips"]) == 27
+    contexts, clips = {}, 0
+    for used in run.inputs.dataset_inputs:  # one per split, in MLflow's context for it
+        assert used.dataset.name.startswith("folder:")
+        assert used.dataset.digest == run.data.tags["data.fingerprint"]
+        tags = {tag.key: tag.value for tag in used.tags}
+        contexts[used.dataset.name.rsplit("/", 1)[1]] = tags["mlflow.data.context"]
+        clips += int(tags["clips"])
+    assert contexts == {"train": "training", "val": "validation", "test": "testing"}
+    assert clips == 27
     for name in ("inputs.png", "learning_curves.png"):
         png = Path(client.download_artifacts(run.info.run_id, name, str(tmp_path)))
         assert png.read_bytes()[:4] == b"\x89PNG"

@@ -1,6 +1,8 @@
-"""What a user sees of a sweep in MLflow's web UI, in a real headless Chromium: the experiment
-opens on its training runs, the study's parent run expands to its trials, a trial's page shows
-its parameters, metrics, dataset and figures, and the study's page its plots.
+"""What a user sees of a sweep in MLflow's web UI, in a real headless Chromium: the sweep's link
+opens its trials with their scores and searched values as columns, the experiment opens on its
+training runs, the study's parent run expands to its trials, a trial's page shows its
+parameters, metrics, dataset and figures, and the study's page its plots; and, through MLflow's
+API, what the pages do not show at a glance (models, registry, the study run's records).
 
 The browser is Debian's (`apt-get install chromium chromium-driver`), driven by Selenium through
 the system chromedriver: nothing is downloaded. Where either is missing the tests skip and say
@@ -109,9 +111,12 @@ def sweep(browser_installed: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
     root = tmp_path_factory.mktemp("ui-sweep")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    done = run_module(
-        "genre.train", "-m", *SWEEP, f"mlflow.tracking_uri={uri}", cwd=root, timeout=600
-    )
+    # System metrics every second (MLflow's default: 10 s), so a trial of seconds has some.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")
+        done = run_module(
+            "genre.train", "-m", *SWEEP, f"mlflow.tracking_uri={uri}", cwd=root, timeout=600
+        )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -314,20 +319,28 @@ def landing(browser: Browser, sweep: Sweep) -> str:
 
 
 def test_experiment_opens_on_its_training_runs(sweep: Sweep, browser: Browser) -> None:
-    """The link a sweep prints opens its study's run in the model-training view, and the
-    experiment's page then shows the runs table, not MLflow 3's GenAI overview: a browser that
-    never chose a view shows every experiment on that overview (MLflow 3.17 decides the view per
-    browser, whatever the experiment's kind), so genre's links name the view."""
+    """The links genre prints (a sweep's view of its trials, a run's page) open in the
+    model-training view, and the experiment's page then shows the runs table, not MLflow 3's
+    GenAI overview: a browser that never chose a view shows every experiment on that overview
+    (MLflow 3.17 decides the view per browser, whatever the experiment's kind), so genre's links
+    name the view."""
     assert sweep.experiment_tags.get("mlflow.experimentKind") == "custom_model_development"
-    assert sweep.link == (
-        f"#/experiments/{sweep.experiment_id}/runs/{sweep.parent.info.run_id}"
+    view = re.fullmatch(
+        rf"#/experiments/{sweep.experiment_id}/runs\?viewStateShareKey=(\w+)"
+        "&workflowType=machine_learning",
+        sweep.link,
+    )
+    assert view, sweep.link
+    browser.open(sweep.link.removeprefix("#/"))
+    with browser.check("linked-view", "the printed link opens the study's trials"):
+        browser.visible(css=run_row(sweep.trials[0].info.run_id))
+    # A run's link (as a single run prints it), then the breadcrumb back to the experiment.
+    browser.open(
+        f"experiments/{sweep.experiment_id}/runs/{sweep.parent.info.run_id}"
         "?workflowType=machine_learning"
     )
-    browser.open(sweep.link.removeprefix("#/"))
-    with browser.check("linked-run", "the printed link opens the study's run"):
-        browser.at(f"/runs/{sweep.parent.info.run_id}")
+    with browser.check("linked-run", "a run's link opens the run"):
         browser.text(sweep.parent.info.run_name)
-    # The breadcrumb back to the experiment, as a user goes on from the run.
     browser.click(css=f'a[href*="/experiments/{sweep.experiment_id}"]', text=EXPERIMENT)
     with browser.check("experiment-opened", "the experiment opens on its training runs"):
         page = landing(browser, sweep)
@@ -341,6 +354,45 @@ def test_experiment_opens_on_its_training_runs(sweep: Sweep, browser: Browser) -
         )
 
 
+def column(kind: str, key: str) -> str:
+    """A metric's or a param's column id in the runs table."""
+    return f"{kind}.`{key}`"
+
+
+def cell(run_id: str, column_id: str) -> str:
+    return f'[role=row][row-id="{run_id}"] [col-id="{column_id}"]'
+
+
+def test_printed_link_compares_the_trials(sweep: Sweep, browser: Browser) -> None:
+    """The sweep's link opens its trials alone (no study row to expand), best first, each named
+    by its trial number and searched value, the best marked, with the objective, the objective on
+    the test split and the searched param as columns, their values whole."""
+    objective = "best_val/macro_f1"
+    ranked = sorted(sweep.trials, key=lambda r: -r.data.metrics[objective])
+    browser.open(sweep.link.removeprefix("#/"))
+    with browser.check("view", "the printed link shows the trials with their scores as columns"):
+        for rank, r in enumerate(ranked):
+            number = r.data.tags["optuna.trial_number"]
+            lr = float(r.data.params["optim.lr"])
+            name = f"trial {number} · lr={lr:.3g}" + (" · best" if rank == 0 else "")
+            assert r.info.run_name == name
+            browser.visible(css=f"{run_row(r.info.run_id)} a", text=name)
+            shown = browser.visible(css=cell(r.info.run_id, column("metrics", objective)))
+            assert float(shown.text) == r.data.metrics[objective], shown.text
+            assert "…" not in shown.text
+            shown = browser.visible(css=cell(r.info.run_id, column("metrics", "test/macro_f1")))
+            assert float(shown.text) == r.data.metrics["test/macro_f1"], shown.text
+            shown = browser.visible(css=cell(r.info.run_id, column("params", "optim.lr")))
+            assert shown.text == r.data.params["optim.lr"]
+        rows = browser.driver.find_elements(
+            By.CSS_SELECTOR, f'[role=row][row-id] [col-id="{column("metrics", objective)}"]'
+        )
+        assert [float(c.text) for c in rows if c.text] == [
+            r.data.metrics[objective] for r in ranked
+        ]
+        assert not browser.shown(run_row(sweep.parent.info.run_id))
+
+
 def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
     """The parent run groups the trials; a trial shows its parameters, metrics, dataset and
     figures; the study's run shows its trials and plots."""
@@ -351,7 +403,12 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
     parent_id = parent.info.run_id
     trial = max(sweep.trials, key=lambda r: float(r.data.params["optim.lr"]))
     trial_id = trial.info.run_id
-    dataset = trial.inputs.dataset_inputs[0].dataset
+    # Each split is an input; the page shows the training one and "+2".
+    (dataset,) = (
+        d.dataset
+        for d in trial.inputs.dataset_inputs
+        if {t.key: t.value for t in d.tags}["mlflow.data.context"] == "training"
+    )
 
     # Opened from the list of experiments, MLflow 3.17 shows a new browser's experiment in its
     # GenAI view: a user turns to the model-training view with the switch atop the sidebar, which
@@ -390,7 +447,7 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
 
     with browser.check("trial-dataset", "a trial's dataset opens on its rows and columns"):
         browser.click(
-            xpath="//h4[.='Datasets']/following-sibling::*[@role='button']",
+            xpath="//h4[.='Datasets']/following-sibling::*/descendant-or-self::*[@role='button']",
             text=f"{dataset.name} ({dataset.digest})",
         )
         rows = json.loads(dataset.profile)["num_rows"]
@@ -413,9 +470,8 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
     with browser.check("study", "the study's page lists its trials and says it is a study"):
         browser.at(f"/runs/{parent_id}")
         browser.text(parent.info.run_name)
-        trials = browser.visible(css='[data-testid="key-value-Child runs"]')
-        for r in sweep.trials:
-            assert r.info.run_name in trials.text, trials.text
+        for r in sweep.trials:  # once the list has loaded
+            browser.visible(css='[data-testid="key-value-Child runs"]', text=r.info.run_name)
         role = browser.visible(css='[role=status][title="genre.role"]')
         assert role.text.replace("\n", "") == "genre.role: study", role.text
 
@@ -431,3 +487,62 @@ def test_sweep_in_the_ui(sweep: Sweep, browser: Browser) -> None:
         browser.click(css=artifact("trial_curves.png"))
         logged = Image.open(client.download_artifacts(parent_id, "plots/trial_curves.png"))
         assert browser.image("plots/trial_curves.png") == logged.size
+
+
+def test_study_and_models_in_mlflow(sweep: Sweep) -> None:
+    """What the browser does not show at a glance, through MLflow's API: the study run holds the
+    study (its real settings, the best trial's params and value, a table of every trial, its
+    source), the study's best model is registered, each logged model carries its checkpoint's
+    epoch, metrics and datasets, each split is an input in its context, system metrics were
+    logged, and per_class.csv's accuracy row counts clips."""
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    client = MlflowClient(sweep.uri)
+    parent, objective = sweep.parent, "val/macro_f1"
+    best = max(sweep.trials, key=lambda r: r.data.metrics[f"best_{objective}"])
+    assert parent.data.metrics[f"best_{objective}"] == best.data.metrics[f"best_{objective}"]
+    assert parent.data.params["optim.lr"] == best.data.params["optim.lr"]
+    assert parent.data.params["trainer.max_epochs"] == "2"
+    description = parent.data.tags["mlflow.note.content"]
+    assert description.startswith("Optuna study 'train': up to 2 trials, maximize val/macro_f1")
+    assert f"best: trial {best.data.tags['optuna.trial_number']}" in description
+    assert parent.data.tags["mlflow.source.name"]
+    table = pd.read_csv(client.download_artifacts(parent.info.run_id, "trials.csv"))
+    assert list(table.columns) == [
+        "number", "state", "value", "duration_s", "optim.lr", "mlflow_run_id"
+    ]  # fmt: skip
+    assert set(table["mlflow_run_id"]) == {r.info.run_id for r in sweep.trials}
+    assert set(table["state"]) == {"COMPLETE"}
+
+    name = "genre-train"
+    version = client.get_model_version_by_alias(name, "best")
+    assert version.run_id == best.info.run_id
+    assert version.description.startswith(f"Trial {best.data.tags['optuna.trial_number']} ")
+
+    for run in sweep.trials:
+        contexts = {
+            d.dataset.name.rsplit("/", 1)[1]: {t.key: t.value for t in d.tags}
+            for d in run.inputs.dataset_inputs
+        }
+        assert {split: tags["mlflow.data.context"] for split, tags in contexts.items()} == {
+            "train": "training", "val": "validation", "test": "testing"
+        }  # fmt: skip
+        (output,) = run.outputs.model_outputs
+        history = client.get_metric_history(run.info.run_id, objective)
+        best_epoch = max(history, key=lambda m: (m.value, -m.step)).step
+        assert output.step == best_epoch
+        model = client.get_logged_model(output.model_id)
+        carried = {m.key: m for m in model.metrics}
+        assert carried[objective].value == run.data.metrics[f"best_{objective}"]
+        assert carried[objective].step == best_epoch
+        assert carried["test/acc"].value == run.data.metrics["test/acc"]
+        assert carried["test/acc"].dataset_name.endswith("/test")
+        assert carried[f"best_{objective}"].dataset_name.endswith("/val")
+        # float32 scores as they print, not 0.3333333432674408
+        scores = [v for k, v in run.data.metrics.items() if k.count("/") == 1 and "system" not in k]
+        assert all(len(repr(value)) <= 12 for value in scores), run.data.metrics
+        assert any(key.startswith("system/") for key in run.data.metrics), run.data.metrics
+        report = pd.read_csv(client.download_artifacts(run.info.run_id, "per_class.csv"))
+        accuracy = report.set_index("genre").loc["accuracy"]
+        assert accuracy["support"] == int(contexts["test"]["clips"])

@@ -17,7 +17,7 @@ from genre.bench.common import RowResult, Settings, Workspace, progress
 from genre.bench.report import machine, table
 from genre.util import git_version
 
-ROWS = ("loader", "spectrogram", "overhead", "pruning", "cache", "embed", "gpu")
+ROWS = ("loader", "spectrogram", "overhead", "pruning", "cache", "embed", "gpu", "sysmetrics")
 
 
 def row_function(name: str) -> Callable[[Workspace], RowResult]:
@@ -34,8 +34,10 @@ def row_function(name: str) -> Callable[[Workspace], RowResult]:
         from genre.bench.cache_build import run
     elif name == "embed":
         from genre.bench.embed import run
-    else:
+    elif name == "gpu":
         from genre.bench.gpu import run
+    else:
+        from genre.bench.system_metrics import run
     return run
 
 
