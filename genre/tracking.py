@@ -165,9 +165,11 @@ def tracked_run(cfg: DictConfig, trial: optuna.Trial | None, tags: dict[str, str
     # A run reproduced from a config older than the key monitors too.
     system_metrics = bool(OmegaConf.select(cfg, "mlflow.system_metrics", default=True))
     run = mlflow.start_run(run_name=name, tags=tags, log_system_metrics=system_metrics)
-    if trial is not None:
-        trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
     try:
+        # Inside: where the study refuses it (a trial a lost batch left behind), the run still
+        # ends, and a process that runs the next jobs (a Ray worker) starts them afresh.
+        if trial is not None:
+            trial.set_user_attr(RUN_ID_ATTR, run.info.run_id)
         yield Run(run.info.run_id)
     except optuna.TrialPruned:
         mark_pruned(run.info.run_id, name, cfg.objective)
