@@ -198,6 +198,10 @@ class Workspace:
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="genre-bench-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.cache_dir = self.root / "cache"
+        from genre.util import cache_dir
+
+        # The user's pretrained weights are read, never written: the embed row links them in.
+        self.user_pretrained = cache_dir() / "pretrained"
         os.environ["GENRE_CACHE"] = str(self.cache_dir)
         self._cfg: DictConfig | None = None
         self._data = None

@@ -20,6 +20,10 @@ def run(ws: Workspace) -> RowResult:
     from genre.config import compose_config
     from genre.train import train
 
+    weights = ws.cache_dir / "pretrained"
+    if not weights.exists() and ws.user_pretrained.is_dir():
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        weights.symlink_to(ws.user_pretrained, target_is_directory=True)
     data = shlex.split(ws.settings.data) if ws.settings.data else ws.overrides()
     store = f"sqlite:///{ws.root / 'embed-bench.db'}"
     base = [
