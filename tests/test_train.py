@@ -245,3 +245,25 @@ def test_run_reads_well_in_the_mlflow_ui(trained, tmp_path):
     for name in ("inputs.png", "learning_curves.png"):
         png = Path(client.download_artifacts(run.info.run_id, name, str(tmp_path)))
         assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("enabled", [True, False])
+def test_system_metrics_are_on_by_default_and_off_with_one_key(
+    tiny_folder, tmp_path, monkeypatch, enabled
+):
+    # Sampled every 0.2 s and logged at once, so that a run of seconds has them when on.
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    switch = [] if enabled else ["mlflow.system_metrics=false"]
+    result = run_module(
+        "genre.train", "data=folder", f"data.root={tiny_folder}", *TINY,
+        f"mlflow.tracking_uri={uri}", *switch, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = mlflow.MlflowClient(uri).search_runs(
+        [mlflow.MlflowClient(uri).get_experiment_by_name("genre").experiment_id]
+    )
+    logged = [key for key in run.data.metrics if key.startswith("system/")]
+    assert bool(logged) == enabled, logged
