@@ -17,15 +17,18 @@ from genre.config import compose_config
 def test_the_gtzan_recipe_composes_over_any_single_label_source(source: str) -> None:
     cfg = compose_config(["experiment=gtzan", f"data={source}"])
     assert cfg.data.source == source  # the recipe leaves the dataset alone
-    assert cfg.model.name == "musicnn" and cfg.model.variant == "msd"
-    assert (cfg.model.freeze, cfg.model.embedding, cfg.model.head_hidden) == (
+    assert cfg.model.name == "musicnn" and cfg.model.variant == "msd+mtt"
+    model = cfg.model
+    assert (model.freeze, model.embedding, model.clip_pool, model.head_hidden) == (
         "all",
-        "max_pool",
+        "penultimate",
+        "max",
         256,
     )
     assert cfg.optim._target_ == "torch.optim.AdamW" and cfg.optim.schedule == "cosine"
-    assert (cfg.augment.mixup, cfg.augment.gain_db) == (0.2, 6.0)
-    assert (cfg.data.sample_rate, cfg.data.chunk_seconds, cfg.data.eval_crops) == (16000, 3.0, 3)
+    assert (cfg.augment.mixup, cfg.augment.gain_db) == (0.2, 0.0)
+    data = cfg.data
+    assert (data.sample_rate, data.chunk_seconds, data.eval_crops) == (16000, 3.0, "all")
     assert cfg.trainer.max_epochs == 15
 
 
