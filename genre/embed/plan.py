@@ -57,14 +57,11 @@ def plan(
     if not hasattr(classifier, "head_logits"):
         return data, net, "audio"
     reason = audio_reason(embed, augment, features, classifier.freeze)
-    standardize = classifier.standardize.enabled
-    if reason is not None and not standardize:
-        log.info("Training on the audio, not on cached embeddings: %s.", reason)
-        return data, net, f"audio: {reason}"
-    gains_db = gains(augment) if reason is None else (0.0,)
-    cached = EmbeddingDataModule(data, net, gains_db, embed.batch_size)
-    if standardize:
-        classifier.standardize.fit(cached.training_inputs())
+    if reason is None or classifier.standardize.enabled:
+        gains_db = gains(augment) if reason is None else (0.0,)
+        cached = EmbeddingDataModule(data, net, gains_db, embed.batch_size)
+        if classifier.standardize.enabled:
+            classifier.standardize.fit(cached.training_inputs())
     if reason is not None:
         log.info("Training on the audio, not on cached embeddings: %s.", reason)
         return data, net, f"audio: {reason}"
