@@ -27,10 +27,11 @@ pytestmark = pytest.mark.slow  # genre's sweeps, run end to end through python -
 APP = ROOT / "tests" / "sweeper_app" / "app.py"
 
 
-def test_an_empty_search_space_is_refused(workdir: Path) -> None:
-    message = sweep_error(workdir, "x=0.5", "hydra.sweeper.n_trials=3")
-    assert message.startswith("genre: The sweep has nothing to search")
-    assert not (workdir / "optuna.db").exists()
+def test_an_empty_search_space_runs_once_and_says_so(workdir: Path) -> None:
+    done = run_sweep(workdir, "x=0.5", "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=one")
+    assert "The sweep has nothing to search" in done.stdout + done.stderr
+    assert "its one config runs once, not 3 times" in done.stdout + done.stderr
+    assert states(load_trials(workdir, "one")) == [TrialState.COMPLETE]
 
 
 # --- sweeps of the toy app ----------------------------------------------------------------

@@ -185,14 +185,16 @@ class OptunaSweep(Sweeper):
     def sweep(self, arguments: list[str]) -> None:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space = parse_search_space(self.params, arguments, parser)
-        if not space.distributions:
-            raise SweeperError(
-                "The sweep has nothing to search (no override such as x=interval(0,1) or "
-                "x=a,b, and hydra.sweeper.params is empty): its trials would all run one config; "
-                "run it without -m, or give it a search space."
-            )
         sampler, n_trials = self._sampler(space)
-        if n_trials < self.n_trials:
+        if not space.distributions:
+            # n_trials runs of one config would be n_trials copies of one result.
+            log.info(
+                "The sweep has nothing to search (no override such as x=interval(0,1) or x=a,b, "
+                "and hydra.sweeper.params is empty): its one config runs once, not %d times.",
+                self.n_trials,
+            )
+            n_trials = 1
+        elif n_trials < self.n_trials:
             log.info("The grid has %d points: n_trials lowered to %d", n_trials, n_trials)
         pruner = _make("pruner", self.pruner_cfg, BasePruner)
         storage = self._storage()
