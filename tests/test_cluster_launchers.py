@@ -23,8 +23,8 @@ import pytest
 import test_sweeper
 from helpers import PG_PASSWORD, free_port
 from optuna.trial import TrialState
-from test_launchers import children_by_trial, overlap
-from test_sweeper import load_trials, one_sentence, run_sweep, runs_of, states, sweep_env
+from test_launchers import assert_lost_batch_ran_again, children_by_trial, overlap
+from test_sweeper import load_trials, one_sentence, run_sweep, states, sweep_env
 
 from genre.launchers import EXTRAS
 
@@ -202,16 +202,7 @@ def test_killed_job_runs_again(launcher: tuple[str, ...], postgres_url: str, wor
         "epoch_seconds=0.5",
     )
     assert "The launcher lost the batch" in out
-    trials = load_trials(workdir, "app", storage=postgres_url)
-    assert states(trials) == [TrialState.FAIL] * 2 + [TrialState.COMPLETE] * 2
-    lost, retries = trials[:2], trials[2:]
-    assert [t.system_attrs["failed_trial"] for t in retries] == [t.number for t in lost]
-    assert [t.params for t in retries] == [t.params for t in lost]
-    runs = {r.info.run_id: r for r in runs_of(workdir)}
-    started = [runs[t.user_attrs["mlflow_run_id"]] for t in lost if "mlflow_run_id" in t.user_attrs]
-    assert started and {r.info.status for r in started} == {"FAILED"}
-    assert {runs[t.user_attrs["mlflow_run_id"]].info.status for t in retries} == {"FINISHED"}
-    assert "RUNNING" not in {r.info.status for r in runs.values()}
+    assert_lost_batch_ran_again(workdir, storage=postgres_url)
 
 
 # --- bad input: one sentence, exit status 2 -----------------------------------------------

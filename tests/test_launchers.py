@@ -189,17 +189,7 @@ def test_a_batch_whose_job_process_dies_runs_again(workdir: Path) -> None:
         "epoch_seconds=0.5",
     )
     assert "The launcher lost the batch" in proc.stdout + proc.stderr
-    trials = load_trials(workdir, "app")
-    assert states(trials) == [TrialState.FAIL] * 2 + [TrialState.COMPLETE] * 2
-    lost, retries = trials[:2], trials[2:]
-    assert [t.system_attrs["failed_trial"] for t in retries] == [t.number for t in lost]
-    assert [t.params for t in retries] == [t.params for t in lost]
-    runs = {r.info.run_id: r for r in runs_of(workdir)}
-    # A lost job that got as far as starting its MLflow run has that run ended, not RUNNING.
-    started = [runs[t.user_attrs["mlflow_run_id"]] for t in lost if "mlflow_run_id" in t.user_attrs]
-    assert started and {r.info.status for r in started} == {"FAILED"}
-    assert {runs[t.user_attrs["mlflow_run_id"]].info.status for t in retries} == {"FINISHED"}
-    assert "RUNNING" not in {r.info.status for r in runs.values()}
+    assert_lost_batch_ran_again(workdir)
 
 
 def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
@@ -266,3 +256,19 @@ def test_genre_train_trials_run_side_by_side_and_prune(workdir: Path) -> None:
     # The two trainings ran at once, in two processes.
     assert done.info.start_time < pruned.info.end_time
     assert pruned.info.start_time < done.info.end_time
+
+
+def assert_lost_batch_ran_again(workdir: Path, storage: str = "sqlite:///optuna.db") -> None:
+    """The study of a sweep whose first batch of two jobs died: both trials failed and were run
+    again with the same parameters, and no MLflow run is left RUNNING."""
+    trials = load_trials(workdir, "app", storage=storage)
+    assert states(trials) == [TrialState.FAIL] * 2 + [TrialState.COMPLETE] * 2
+    lost, retries = trials[:2], trials[2:]
+    assert [t.system_attrs["failed_trial"] for t in retries] == [t.number for t in lost]
+    assert [t.params for t in retries] == [t.params for t in lost]
+    runs = {r.info.run_id: r for r in runs_of(workdir)}
+    # A lost job that got as far as starting its MLflow run has that run ended, not RUNNING.
+    started = [runs[t.user_attrs["mlflow_run_id"]] for t in lost if "mlflow_run_id" in t.user_attrs]
+    assert started and {r.info.status for r in started} == {"FAILED"}
+    assert {runs[t.user_attrs["mlflow_run_id"]].info.status for t in retries} == {"FINISHED"}
+    assert "RUNNING" not in {r.info.status for r in runs.values()}
