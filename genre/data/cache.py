@@ -76,6 +76,13 @@ class Cache:
         return self.meta["fingerprint"]
 
     @cached_property
+    def valid_samples(self) -> np.ndarray:
+        """Each clip's decoded length in samples, within its row (the rest is padding)."""
+        seconds = self.clips["seconds"].to_numpy()
+        samples = (seconds * self.meta["sample_rate"]).astype(np.int64)
+        return np.minimum(samples, self.meta["clip_samples"])
+
+    @cached_property
     def audio(self) -> np.memmap:
         return open_audio(self.path, len(self.clips), self.meta["clip_samples"])
 

@@ -37,7 +37,6 @@ import torch
 from tqdm.auto import tqdm
 
 from genre.data.cache import Cache, atomic_folder
-from genre.data.datamodule import valid_samples
 from genre.data.windows import window_starts
 from genre.model.net import GenreNet
 from genre.pretrained.names import LAYERS
@@ -122,8 +121,7 @@ def load_or_build(
 def _build_into(
     folder: Path, audio: Cache, net: GenreNet, model: int, spec: EmbedSpec, batch: int
 ) -> None:
-    valid = np.minimum(valid_samples(audio), audio.meta["clip_samples"])
-    starts = [window_starts(int(v), spec.window, spec.hop) for v in valid]
+    starts = [window_starts(int(v), spec.window, spec.hop) for v in audio.valid_samples]
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in starts])]).astype(np.int64)
     flat_starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
     clip_of = np.repeat(np.arange(len(starts)), [len(s) for s in starts])
