@@ -24,6 +24,7 @@ CASES = [
     (["data.hop_seconds=0"], "data.hop_seconds=0"),
     (["data.hop_seconds=4"], "data.hop_seconds=4"),  # longer than a crop: windows would skip
     (["embed.batch_size=0"], "embed.batch_size=0"),
+    (["data.conflicts=maybe"], "Unknown data.conflicts 'maybe'"),
     (["data.val_fraction=1.5"], "data.val_fraction=1.5"),
     (["data.test_fraction=0.9"], "data.test_fraction=0.9"),  # with val_fraction 0.15
     (["data.balance=oversample"], "data.balance"),
