@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from genre.config import is_tagging, model_target, settings
+from genre.console import in_sweep
 from genre.errors import GenreError
 from genre.model.augment import WaveAugment
 from genre.model.module import GenreClassifier, OptimizerFactory, SchedulerFactory
@@ -172,4 +173,8 @@ def build_callbacks(cfg: DictConfig, output_dir: Path) -> tuple[ModelCheckpoint,
 
 def build_trainer(cfg: DictConfig, callbacks: Iterable[pl.Callback], root: Path) -> pl.Trainer:
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if options.get("enable_progress_bar") is None:
+        # In a sweep, the trial lines are the progress (with the time left); bars would
+        # interleave between them, from every job at once under a parallel launcher.
+        options["enable_progress_bar"] = not in_sweep()
     return pl.Trainer(**options, callbacks=list(callbacks), logger=False, default_root_dir=root)

@@ -82,3 +82,11 @@ def _verbose() -> bool:
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.initialized() and bool(HydraConfig.get().verbose)
+
+
+def in_sweep() -> bool:
+    """Whether this process runs a job of a sweep (`-m`), under any launcher."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

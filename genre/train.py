@@ -20,13 +20,12 @@ import optuna
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
-from hydra.types import RunMode
 from hydra_plugins.genre_optuna_sweeper.job import job_trial
 from omegaconf import DictConfig, OmegaConf
 
 from genre.build import build_callbacks, build_module, build_network, build_trainer
 from genre.config import is_tagging, settings, validate
-from genre.console import setup_console
+from genre.console import in_sweep, setup_console
 from genre.data.datamodule import GenreDataModule
 from genre.ddp import ddp_job, ddp_job_of_worker, is_ddp_worker
 from genre.embed.plan import plan
@@ -160,7 +159,7 @@ def ddp_worker() -> None:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _app(cfg: DictConfig) -> float:
     setup_console()  # again: a launcher may run the job in another process
-    single = HydraConfig.get().mode != RunMode.MULTIRUN
+    single = not in_sweep()
     try:
         objective, run_id = train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except GenreError as exc:

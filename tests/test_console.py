@@ -1,7 +1,7 @@
 """What a user sees on the console, from the real entry point with warnings on as a user has
-them: a sweep prints one line per trial and its table, a single run its summary and the link that
-opens it; the third-party chatter is in each job's log file, and on the console with
-hydra.verbose=true."""
+them: a sweep prints one line per trial and its table, a single run Lightning's progress bar, its
+summary and the link that opens it; the third-party chatter is in each job's log file, and on
+the console with hydra.verbose=true."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from helpers import TINY_RUN
 TINY_DATA = ("data=synth", "data.clips_per_genre=6", "data.clip_seconds=2", *TINY_RUN)
 # Lines a genre user has no use for, which Lightning 2.6, torch 2.14 and MLflow 3.17 print.
 NOISE = ("GPU available", "TPU available", "litlogger", "LeafSpec", "pickle", "Launching")
+PROGRESS_BAR = "Epoch 1/1"  # Lightning's bar on the last of debug=tiny's two epochs
 
 
 def genre_train(cwd: Path, *args: str) -> tuple[list[str], str]:
@@ -40,8 +41,10 @@ def test_a_sweep_prints_one_line_per_trial(tmp_path: Path) -> None:
     lines, stderr = genre_train(
         tmp_path, "-m", *TINY_DATA, "optim.lr=0.001,0.01,0.1", "hydra.sweeper.n_trials=3",
         "hydra/sweeper/sampler=grid", "hydra/sweeper/pruner=none",
+        "trainer.enable_progress_bar=null",  # the default, which debug=tiny turns off
     )  # fmt: skip
     shown = "\n".join(lines) + stderr
+    assert PROGRESS_BAR not in shown, shown
     trials = [line for line in lines if re.match(r"trial \d+ · lr=\S+ · [\d.]+ · \S+ · \d/3", line)]
     assert len(trials) == 3, shown
     assert [t.split(" · ")[-1].split(",")[0] for t in trials] == ["1/3", "2/3", "3/3"]
@@ -60,8 +63,12 @@ def test_a_sweep_prints_one_line_per_trial(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
 def test_a_single_run_ends_with_its_summary(tmp_path: Path, verbose: bool) -> None:
-    lines, stderr = genre_train(tmp_path, *TINY_DATA, f"hydra.verbose={str(verbose).lower()}")
+    lines, stderr = genre_train(
+        tmp_path, *TINY_DATA, f"hydra.verbose={str(verbose).lower()}",
+        "trainer.enable_progress_bar=null",
+    )  # fmt: skip
     shown = "\n".join(lines) + stderr
+    assert PROGRESS_BAR in shown, shown
     summary, link = lines[-2:]
     run_id = re.fullmatch(r"Run (\w{32}) \(cnn3-mel-\w+\): best val/macro_f1 [\d.]+, .*", summary)
     assert run_id, shown
