@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,16 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("genre-cache")
     os.environ["GENRE_CACHE"] = str(cache)
     return cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_the_commands() -> None:
+    """A shell without job control (nohup, `make test &`, some CI runners) starts a background
+    command with SIGINT ignored, every process it starts inherits that, and Python then installs
+    no KeyboardInterrupt handler: the tests that press Ctrl-C on a sweep or a download would see
+    it ignored. A user presses it at a terminal, where it is not; so it is not here either."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Where `make install` left the musicnn wheel (`python -m genre.pretrained fetch`): read at import,
