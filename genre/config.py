@@ -675,6 +675,10 @@ def _check_trainer(trainer: DictConfig) -> None:
     known = set(inspect.signature(pl.Trainer).parameters) - {"self", "callbacks", "logger"}
     _check_known("trainer", "lightning.pytorch.Trainer", dict(trainer), known)
     check_range("trainer.max_epochs", trainer.max_epochs, 1, 1_000_000)
+    # Lightning takes any truthy value as true; null is genre's own: on unless in a sweep.
+    check_choice(
+        "trainer.enable_progress_bar", trainer.get("enable_progress_bar"), (True, False, None)
+    )
     accelerator = trainer.get("accelerator", "auto")
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise GenreError(

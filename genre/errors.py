@@ -1,5 +1,6 @@
 """User-facing errors: one sentence naming the problem and the fix, never a traceback."""
 
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -36,10 +37,13 @@ def user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: object, choices: tuple[str | bool | None, ...]) -> None:
     """Refuse a config value outside its known options, naming them."""
     if value not in choices:
-        named = ", ".join("null" if c is None else str(c) for c in choices)
+        # null, true and false as the user types them in YAML or an override
+        named = ", ".join(
+            json.dumps(c) if c is None or isinstance(c, bool) else str(c) for c in choices
+        )
         raise GenreError(f"Unknown {name} '{value}': choose one of {named}.")
 
 

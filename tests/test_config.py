@@ -93,6 +93,10 @@ CASES = [
     (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
     (["trainer.devices=4096"], "trainer.devices=4096 asks for more"),  # before any process
     (["+trainer.max_epoch=3"], "trainer.max_epoch is not a setting of trainer"),
+    (
+        ["trainer.enable_progress_bar=maybe"],
+        "Unknown trainer.enable_progress_bar 'maybe': choose one of true, false, null.",
+    ),
     (["+optim.lrr=0.1"], "optim.lrr is not a setting of optim=adam: did you mean optim.lr?"),
     (["+model.dropuot=0.1"], "did you mean model.dropout?"),
     (["seed=-1"], "seed=-1 is out of range"),
